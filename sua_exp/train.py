@@ -1,0 +1,82 @@
+"""`sua-train`: fine-tune a model, test it, then score the test split under perturbations.
+
+Writes into the Hydra run dir: `metrics.json` (flat `section/metric[/variant]` keys),
+`per_example.jsonl` (probabilities, H, S, SUA, U_sua, correctness per example), `run_info.json`
+(seed, git commit, package versions) and Lightning checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import lightning as L
+from omegaconf import DictConfig
+
+from sua_exp.data.sources import project_root
+from sua_exp.evaluate import score_test_split
+from sua_exp.utils.io import write_json_atomic
+from sua_exp.utils.runtime import apply_extras, find_resume_checkpoint, instantiate_group, run_metadata
+
+log = logging.getLogger("sua_exp")
+CONF_DIR = str(project_root() / "conf")
+
+
+def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
+    """Datamodule first (its label set sizes the network), then network + objective -> module."""
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.setup()
+    net = hydra.utils.instantiate(cfg.model.net, num_labels=datamodule.num_labels)
+    loss = hydra.utils.instantiate(cfg.loss) if cfg.get("loss") else None
+    module = hydra.utils.instantiate(cfg.model, net=net, loss=loss)
+    return datamodule, module
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    apply_extras(cfg)
+    out = Path(cfg.paths.output_dir)
+    write_json_atomic(out / "run_info.json", run_metadata(cfg))
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule, module = build(cfg)
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+
+    metrics: dict[str, float] = {}
+    if cfg.train:
+        ckpt_path = cfg.get("ckpt_path") or find_resume_checkpoint(out)
+        if ckpt_path:
+            log.info("resuming from %s", ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    if cfg.test:
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+        if trainer.is_global_zero:
+            metrics.update(score_test_split(cfg, module.net, datamodule))
+    if trainer.is_global_zero:
+        for logger in trainer.loggers:
+            logger.log_metrics(
+                {
+                    k: v
+                    for k, v in metrics.items()
+                    if k.startswith(("task/", "fd/", "cal/", "sua/", "cert/", "rob/"))
+                }
+            )
+            logger.save()
+        write_json_atomic(out / "metrics.json", metrics)
+        log.info("metrics written to %s", out / "metrics.json")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics = train(cfg)
+    name = cfg.get("optimized_metric")
+    return metrics.get(name) if name else None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Run set-up shared by the entry points: instantiation from config, run metadata, resume."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("sua_exp")
+
+TRACKED_PACKAGES = (
+    "torch",
+    "lightning",
+    "transformers",
+    "torchmetrics",
+    "hydra-core",
+    "omegaconf",
+    "wandb",
+    "nltk",
+)
+
+
+def apply_extras(cfg: DictConfig) -> None:
+    extras = cfg.get("extras") or {}
+    if extras.get("wandb_offline_default", True):
+        os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if extras.get("print_config", False):
+        log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=False))
+
+
+def instantiate_group(cfg: DictConfig | None) -> list[Any]:
+    """Instantiate every `_target_` entry of a callbacks/logger group (a dict of named configs)."""
+    if not cfg:
+        return []
+    out = []
+    for name, sub in cfg.items():
+        if isinstance(sub, DictConfig) and "_target_" in sub:
+            out.append(hydra.utils.instantiate(sub))
+        elif sub is not None:
+            raise ValueError(f"config entry '{name}' has no _target_")
+    return out
+
+
+def run_metadata(cfg: DictConfig) -> dict[str, Any]:
+    """What a rerun needs to reproduce this run: seed, git commit, versions, command line."""
+    root = Path(cfg.paths.root_dir)
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout.strip()
+            or None
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    versions = {}
+    for pkg in TRACKED_PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "seed": cfg.seed,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "argv": sys.argv,
+    }
+
+
+def find_resume_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The run dir's `checkpoints/last.ckpt`, if a previous attempt of this run left one."""
+    last = Path(output_dir) / "checkpoints" / "last.ckpt"
+    return str(last) if last.is_file() else None

@@ -1,0 +1,110 @@
+"""End-to-end runs of the console scripts on the tiny model and real data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, compose_config
+
+REQUIRED_KEYS = [
+    "task/acc/clean",
+    "task/acc/perturbed",
+    "rob/acc/worst",
+    "cal/ece/clean",
+    "cal/ece/perturbed",
+    "sua/mean_plus",
+    "cert/r_worst",
+    "cert/bound",
+    *[f"fd/auroc/{s}" for s in ("msp", "entropy", "sensitivity", "sua", "u_sua")],
+    *[f"fd/auroc/{s}/perturbed" for s in ("msp", "entropy", "sensitivity", "sua", "u_sua")],
+]
+
+
+def run_cli(script: str, *overrides: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "1"}
+    cmd = [sys.executable, "-m", f"sua_exp.{script}", *overrides]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
+def test_fast_dev_run_tiny(tmp_path, data_dir):
+    from sua_exp.train import train
+
+    cfg = compose_config(
+        "train",
+        [
+            "model=tiny",
+            "logger=csv",
+            "+trainer.fast_dev_run=true",
+            "score.num_views=2",
+            "data.max_test_samples=40",
+        ],
+        output_dir=tmp_path,
+    )
+    metrics = train(cfg)
+    assert 0.0 <= metrics["task/acc/clean"] <= 1.0
+    assert (tmp_path / "metrics.json").is_file() and (tmp_path / "per_example.jsonl").is_file()
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, data_dir) -> Path:
+    run_dir = tmp_path_factory.mktemp("smoke")
+    run_cli("train", "experiment=smoke", "seed=3", f"hydra.run.dir={run_dir}")
+    return run_dir
+
+
+def test_smoke_train_writes_metrics_and_per_example(smoke_run):
+    metrics = json.loads((smoke_run / "metrics.json").read_text())
+    missing = [k for k in REQUIRED_KEYS if k not in metrics]
+    assert not missing, missing
+    assert metrics["cert/r_worst"] <= metrics["cert/bound"] + 1e-9  # the flip certificate is a theorem
+    assert metrics["rob/acc/worst"] <= metrics["task/acc/clean"] + 1e-9
+    rows = [json.loads(line) for line in (smoke_run / "per_example.jsonl").read_text().splitlines()]
+    assert len(rows) == metrics["eval/num_examples"] == 100
+    row = rows[0]
+    assert abs(sum(row["clean"]["probs"]) - 1) < 1e-5 and len(row["clean"]["view_probs"]) == 2
+    for key in ("H", "Hn", "S", "SUA", "U_sua"):
+        assert key in row["clean"] and key in row["perturbed"]
+    acc = sum(r["clean"]["correct"] for r in rows) / len(rows)
+    assert abs(acc - metrics["task/acc/clean"]) < 1e-9
+    info = json.loads((smoke_run / "run_info.json").read_text())
+    assert info["seed"] == 3 and info["packages"]["torch"]
+    assert (smoke_run / "checkpoints" / "last.ckpt").is_file()
+    assert list((smoke_run / "csv").rglob("metrics.csv"))
+
+
+def test_eval_cli_on_checkpoint(smoke_run, tmp_path):
+    ckpt = smoke_run / "checkpoints" / "last.ckpt"
+    run_cli("evaluate", "experiment=smoke", f"ckpt_path={ckpt}", "seed=3", f"hydra.run.dir={tmp_path}")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    train_metrics = json.loads((smoke_run / "metrics.json").read_text())
+    assert metrics.keys() >= set(REQUIRED_KEYS)
+    # last.ckpt is the only epoch's weights here, so evaluation reproduces the training run's numbers
+    assert metrics["task/acc/clean"] == pytest.approx(train_metrics["task/acc/clean"])
+    assert metrics["fd/auroc/u_sua"] == pytest.approx(train_metrics["fd/auroc/u_sua"], nan_ok=True)
+
+
+def test_jsonl_classification_on_any_files(tmp_path, data_dir):
+    src = (data_dir / "classification" / "sarcasm_headlines.jsonl").read_text().splitlines()
+    files = {}
+    for name, (a, b) in {"train": (0, 200), "val": (200, 260), "test": (260, 320)}.items():
+        files[name] = tmp_path / f"{name}.jsonl"
+        files[name].write_text("\n".join(src[a:b]) + "\n")
+    run_dir = tmp_path / "run"
+    run_cli(
+        "train",
+        "experiment=smoke",
+        "data=jsonl_classification",
+        f"data.train_file={files['train']}",
+        f"data.val_file={files['val']}",
+        f"data.test_file={files['test']}",
+        f"hydra.run.dir={run_dir}",
+    )
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["eval/num_examples"] == 60
