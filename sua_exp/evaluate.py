@@ -50,7 +50,13 @@ def score_test_split(
     perturbation = hydra.utils.instantiate(cfg.perturbation)
     suite = hydra.utils.instantiate(cfg.score)
     metrics, rows = evaluate_classification(
-        net.predict_proba, datamodule.splits["test"], perturbation, suite, seed=cfg.seed
+        net.predict_proba,
+        datamodule.splits["test"],
+        perturbation,
+        suite,
+        seed=cfg.seed,
+        sample=getattr(net, "sample_proba", None),
+        val_examples=datamodule.splits.get("val"),
     )
     write_jsonl_atomic(Path(cfg.paths.output_dir) / "per_example.jsonl", rows)
     return metrics

@@ -13,6 +13,7 @@ from .divergences import (
     symmetric_kl,
     total_variation,
 )
+from .ensemble import modal_frequency, mutual_information, self_consistency_score
 from .entropy import entropy, margin, max_prob, normalized_entropy
 from .sensitivity import AGGREGATIONS, sensitivity, view_divergences
 from .sua import sua_plus, sua_score, u_sua
@@ -31,7 +32,10 @@ __all__ = [
     "kl_divergence",
     "margin",
     "max_prob",
+    "modal_frequency",
+    "mutual_information",
     "normalized_entropy",
+    "self_consistency_score",
     "sensitivity",
     "sua_plus",
     "sua_score",

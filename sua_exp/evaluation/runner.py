@@ -1,4 +1,4 @@
-"""Evaluation of a text classifier under perturbations: distributions -> scores -> metrics.
+"""Evaluation of a classifier under perturbations: forwards -> tensors -> scores -> metrics.
 
 Conditions (DESIGN section 2):
 * clean: the model sees x; failure = wrong on x.
@@ -8,11 +8,17 @@ Conditions (DESIGN section 2):
 Independence rule: the failure-defining views (x' and the worst-case neighbourhood) and the
 scoring neighbourhood come from different seed streams, and the scoring neighbourhood is built
 from the input the model actually sees (x' in the perturbed condition, never the clean x).
+
+The forwards produce `EvaluationTensors`; everything after that (`compute_metrics`) is a pure
+function of them, and the per-example file stores them, so `recompute_metrics` rebuilds every
+metric from a saved run without a forward pass.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,10 +35,11 @@ from sua_exp.evaluation.selective import selective_metrics
 from sua_exp.scores import ScoreSuite, ScoringInputs
 
 ProbaFn = Callable[[list[str], list[str] | None], Tensor]
+SampleFn = Callable[[list[str], list[str] | None, int, int], Tensor]
 
 
 def derive_seed(seed: int, stream: str) -> int:
-    """Independent 31-bit seeds per named stream ('failure', 'score') from one run seed."""
+    """Independent 31-bit seeds per named stream ('failure', 'score', ...) from one run seed."""
     digest = hashlib.blake2b(f"{seed}:{stream}".encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
@@ -41,39 +48,220 @@ def derive_seed(seed: int, stream: str) -> int:
 class EvaluationSeeds:
     failure: int
     score: int
+    mc: int
 
     @classmethod
     def from_run_seed(cls, seed: int) -> EvaluationSeeds:
-        seeds = cls(failure=derive_seed(seed, "failure"), score=derive_seed(seed, "score"))
+        seeds = cls(
+            failure=derive_seed(seed, "failure"), score=derive_seed(seed, "score"), mc=derive_seed(seed, "mc")
+        )
         if seeds.failure == seeds.score:  # the independence rule; astronomically unlikely, never silent
             raise RuntimeError(f"seed {seed}: failure and scoring seed streams collide")
         return seeds
 
 
-def _predict_views(predict: ProbaFn, views: list[list[str]], pairs: list[str] | None) -> Tensor:
-    """p over a [N][M] grid of texts in one call (the adapter dedups and batches) -> [N, M, K]."""
-    n, m = len(views), len(views[0]) if views else 0
-    flat = [views[i][j] for i in range(n) for j in range(m)]
-    flat_pairs = [pairs[i] for i in range(n) for _ in range(m)] if pairs is not None else None
-    return predict(flat, flat_pairs).view(n, m, -1)
+@dataclass(frozen=True)
+class EvaluationTensors:
+    """Everything the metrics are computed from (N inputs, K classes)."""
+
+    labels: Tensor  # [N]
+    p_clean: Tensor  # [N, K] p(.|x)
+    p_fail: Tensor  # [N, Mf, K] failure neighbourhood of x; view 0 is x'
+    p_score_clean: Tensor  # [N, M, K] scoring neighbourhood of x
+    p_score_seen: Tensor  # [N, M, K] scoring neighbourhood of x'
+    mc_clean: Tensor | None = None  # [N, T, K] MC-dropout samples on x
+    mc_seen: Tensor | None = None  # [N, T, K] MC-dropout samples on x'
+
+    @property
+    def p_seen(self) -> Tensor:
+        return self.p_fail[:, 0]
+
+    def inputs(self, condition: str) -> ScoringInputs:
+        if condition == "perturbed":
+            return ScoringInputs(self.p_seen, self.p_score_seen, self.mc_seen)
+        return ScoringInputs(self.p_clean, self.p_score_clean, self.mc_clean)
+
+    def errors(self, condition: str) -> Tensor:
+        if condition == "clean":
+            return self.p_clean.argmax(-1) != self.labels
+        if condition == "perturbed":
+            return self.p_seen.argmax(-1) != self.labels
+        if condition == "worst":
+            wrong_view = (self.p_fail.argmax(-1) != self.labels.unsqueeze(1)).any(dim=1)
+            return self.errors("clean") | wrong_view
+        raise ValueError(f"unknown evaluation condition '{condition}'")
+
+
+def _predict_grid(predict: ProbaFn, grid: list[list[str]], pairs: list[str] | None) -> Tensor:
+    """p over a [N][V] grid of texts in one call (the adapter dedups and batches) -> [N, V, K]."""
+    n, v = len(grid), len(grid[0]) if grid else 0
+    flat = [text for row in grid for text in row]
+    flat_pairs = [pairs[i] for i in range(n) for _ in range(v)] if pairs is not None else None
+    return predict(flat, flat_pairs).view(n, v, -1)
+
+
+def run_forwards(
+    predict: ProbaFn,
+    texts: Sequence[str],
+    labels: Tensor,
+    perturbation: Any,
+    suite: ScoreSuite,
+    seeds: EvaluationSeeds,
+    text_pairs: Sequence[str] | None = None,
+    failure_views: int | None = None,
+    sample: SampleFn | None = None,
+) -> tuple[EvaluationTensors, list[str]]:
+    """All forwards of an evaluation; returns the tensors and the perturbed inputs x'."""
+    texts, pairs = list(texts), list(text_pairs) if text_pairs is not None else None
+    m, m_fail = suite.num_views, failure_views or suite.num_views
+    failure_nb = perturbation.neighbourhood(texts, m_fail, seed=seeds.failure)  # defines failures
+    x_seen = [views[0] for views in failure_nb]
+    score_nb_clean = perturbation.neighbourhood(texts, m, seed=seeds.score)
+    score_nb_seen = perturbation.neighbourhood(x_seen, m, seed=seeds.score)  # from what the model sees
+    grid = [
+        [t, *f, *sc, *sp]
+        for t, f, sc, sp in zip(texts, failure_nb, score_nb_clean, score_nb_seen, strict=True)
+    ]
+    probs = _predict_grid(predict, grid, pairs)
+    mc_clean = mc_seen = None
+    if suite.mc_samples:
+        if sample is None:
+            raise ValueError("score.mc_samples > 0 needs a model that can sample (MC-dropout)")
+        mc_clean = sample(texts, pairs, suite.mc_samples, seeds.mc)
+        mc_seen = sample(x_seen, pairs, suite.mc_samples, seeds.mc)
+    tensors = EvaluationTensors(
+        labels=labels,
+        p_clean=probs[:, 0],
+        p_fail=probs[:, 1 : 1 + m_fail],
+        p_score_clean=probs[:, 1 + m_fail : 1 + m_fail + m],
+        p_score_seen=probs[:, 1 + m_fail + m :],
+        mc_clean=mc_clean,
+        mc_seen=mc_seen,
+    )
+    return tensors, x_seen
 
 
 def _condition_metrics(
-    suite: ScoreSuite, inputs: ScoringInputs, errors: Tensor, condition: str, labels: Tensor | None
-) -> tuple[dict[str, float], dict[str, Tensor]]:
-    scores = suite.scores(inputs)
+    suite: ScoreSuite, inputs: ScoringInputs, errors: Tensor, condition: str
+) -> dict[str, float]:
     metrics: dict[str, float] = {}
+    scores = suite.scores(inputs)
     for name, values in scores.items():
         metrics.update(failure_detection_metrics(values, errors, name, condition))
         metrics.update(selective_metrics(values, errors, name, condition=condition))
-    if labels is not None:
-        metrics.update(calibration_metrics(inputs.probs, labels, condition))
-    if "sua" in scores:
-        metrics[f"sua/mean_plus/{condition}"] = scores["sua_plus"].mean().item()
-        metrics[f"sua/mean/{condition}"] = scores["sua"].mean().item()
-        metrics[f"sua/mean_sensitivity/{condition}"] = scores["sensitivity"].mean().item()
+    metrics[f"sua/mean_plus/{condition}"] = scores["sua_plus"].mean().item()
+    metrics[f"sua/mean/{condition}"] = scores["sua"].mean().item()
+    metrics[f"sua/mean_sensitivity/{condition}"] = scores["sensitivity"].mean().item()
     metrics[f"sua/mean_entropy/{condition}"] = scores["entropy"].mean().item()
-    return metrics, scores
+    return metrics
+
+
+def compute_metrics(t: EvaluationTensors, suite: ScoreSuite, cert_t: float = 0.1) -> dict[str, float]:
+    """Every metric of DESIGN section 2 from the evaluation tensors (no model needed)."""
+    metrics: dict[str, float] = {
+        "task/acc/clean": 1.0 - t.errors("clean").float().mean().item(),
+        "task/acc/perturbed": 1.0 - t.errors("perturbed").float().mean().item(),
+        "eval/num_examples": float(t.labels.numel()),
+        "eval/num_views": float(t.p_score_clean.shape[1]),
+        "eval/failure_views": float(t.p_fail.shape[1]),
+        "score/alpha": float(suite.alpha),
+    }
+    metrics.update(robustness_metrics(t.p_clean.argmax(-1), t.p_fail.argmax(-1), t.labels))
+    metrics.update(calibration_metrics(t.p_clean, t.labels, "clean"))
+    metrics.update(calibration_metrics(t.p_seen, t.labels, "perturbed"))
+    for condition in ("clean", "perturbed", "worst"):
+        inputs = t.inputs("clean" if condition == "worst" else condition)
+        cond_metrics = _condition_metrics(suite, inputs, t.errors(condition), condition)
+        metrics.update(cond_metrics)
+        if condition == "clean":  # the clean condition is also written without a suffix
+            metrics.update(
+                {
+                    k.removesuffix("/clean"): v
+                    for k, v in cond_metrics.items()
+                    if k.startswith(("fd/", "sc/", "sua/mean_plus"))
+                }
+            )
+    for name in suite.scores(t.inputs("clean")):
+        metrics[f"cost/{name}"] = float(suite.cost(name))
+    cert = core.flip_certificate(t.p_clean, t.p_score_clean, t.labels, t=cert_t)
+    metrics.update({f"cert/{k}": float(v) for k, v in cert.items()})
+    metrics["cert/t"] = cert_t
+    return metrics
+
+
+def per_example_rows(
+    examples: Sequence[ClassificationExample],
+    t: EvaluationTensors,
+    x_seen: Sequence[str],
+    suite: ScoreSuite,
+    perturbation_name: str,
+    seeds: EvaluationSeeds,
+) -> list[dict[str, Any]]:
+    """One JSON row per example: the tensors (so metrics can be recomputed) plus readable stats."""
+    stats = {c: suite.statistics(t.inputs(c)) for c in ("clean", "perturbed")}
+    probs = {"clean": t.p_clean, "perturbed": t.p_seen}
+    views = {"clean": t.p_score_clean, "perturbed": t.p_score_seen}
+    samples = {"clean": t.mc_clean, "perturbed": t.mc_seen}
+    rows = []
+    for i, ex in enumerate(examples):
+        row: dict[str, Any] = {"id": ex.id, "label": int(t.labels[i])}
+        for c in ("clean", "perturbed"):
+            pred = int(probs[c][i].argmax())
+            row[c] = {
+                "probs": probs[c][i],
+                "pred": pred,
+                "correct": pred == int(t.labels[i]),
+                "view_probs": views[c][i],
+                **({"sample_probs": samples[c][i]} if samples[c] is not None else {}),
+                **{k: float(v[i]) for k, v in stats[c].items()},
+            }
+        row["perturbed"]["text"] = x_seen[i]
+        row["worst"] = {"correct": not bool(t.errors("worst")[i]), "failure_view_probs": t.p_fail[i]}
+        row["perturbation"] = {
+            "name": perturbation_name,
+            "failure_seed": seeds.failure,
+            "score_seed": seeds.score,
+        }
+        rows.append(row)
+    return rows
+
+
+def tensors_from_rows(rows: Sequence[dict[str, Any]]) -> EvaluationTensors:
+    """Rebuild the evaluation tensors from per-example rows (the inverse of `per_example_rows`)."""
+    if not rows:
+        raise ValueError("no per-example rows")
+
+    def stack(get) -> Tensor:
+        return torch.tensor([get(r) for r in rows], dtype=torch.float32)
+
+    has_mc = "sample_probs" in rows[0]["clean"]
+    p_seen = stack(lambda r: r["perturbed"]["probs"])
+    p_fail = stack(lambda r: r["worst"]["failure_view_probs"])
+    if not torch.allclose(p_fail[:, 0], p_seen):
+        raise ValueError("per-example file is inconsistent: failure view 0 differs from the perturbed input")
+    return EvaluationTensors(
+        labels=torch.tensor([r["label"] for r in rows], dtype=torch.long),
+        p_clean=stack(lambda r: r["clean"]["probs"]),
+        p_fail=p_fail,
+        p_score_clean=stack(lambda r: r["clean"]["view_probs"]),
+        p_score_seen=stack(lambda r: r["perturbed"]["view_probs"]),
+        mc_clean=stack(lambda r: r["clean"]["sample_probs"]) if has_mc else None,
+        mc_seen=stack(lambda r: r["perturbed"]["sample_probs"]) if has_mc else None,
+    )
+
+
+def read_per_example(path: str | os.PathLike) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def recompute_metrics(path: str | os.PathLike, suite: ScoreSuite, cert_t: float = 0.1) -> dict[str, float]:
+    """All metrics from a saved `per_example.jsonl`, with any score settings: no forward pass."""
+    if suite.needs_alpha_fit:
+        raise ValueError(
+            "recompute needs a numeric score.alpha (the fitted value is in metrics.json: score/alpha)"
+        )
+    return compute_metrics(tensors_from_rows(read_per_example(path)), suite, cert_t=cert_t)
 
 
 def evaluate_classification(
@@ -84,95 +272,39 @@ def evaluate_classification(
     seed: int,
     failure_views: int | None = None,
     cert_t: float = 0.1,
+    sample: SampleFn | None = None,
+    val_examples: Sequence[ClassificationExample] | None = None,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Score every example in the clean, perturbed and worst conditions.
 
-    Returns (metrics with flat `section/metric[/variant]` keys, per-example rows).
+    With `score.alpha: auto`, alpha is first fitted on `val_examples` (clean condition, scoring
+    neighbourhood from the score seed stream). Returns (flat metrics, per-example rows).
     """
     seeds = EvaluationSeeds.from_run_seed(seed)
-    m = suite.num_views
-    m_fail = failure_views or m
-    texts = [ex.text for ex in examples]
-    pairs = [ex.text_pair for ex in examples] if examples and examples[0].text_pair is not None else None
-    labels = torch.tensor([ex.label for ex in examples], dtype=torch.long)
-
-    failure_nb = perturbation.neighbourhood(texts, m_fail, seed=seeds.failure)  # defines failures
-    x_seen = [views[0] for views in failure_nb]  # x' of the perturbed condition
-    score_nb_clean = perturbation.neighbourhood(texts, m, seed=seeds.score)
-    score_nb_seen = perturbation.neighbourhood(x_seen, m, seed=seeds.score)
-
-    # One grid, one call: the adapter dedups identical texts and length-batches the forwards.
-    grid = [
-        [t, *f, *sc, *sp]
-        for t, f, sc, sp in zip(texts, failure_nb, score_nb_clean, score_nb_seen, strict=True)
-    ]
-    probs_all = _predict_views(predict, grid, pairs)
-    p_clean = probs_all[:, 0]
-    p_fail = probs_all[:, 1 : 1 + m_fail]
-    p_score_clean = probs_all[:, 1 + m_fail : 1 + m_fail + m]
-    p_score_seen = probs_all[:, 1 + m_fail + m :]
-    p_seen = p_fail[:, 0]
-
-    pred_clean, pred_seen, pred_fail = p_clean.argmax(-1), p_seen.argmax(-1), p_fail.argmax(-1)
-    err_clean = pred_clean != labels
-    err_seen = pred_seen != labels
-    err_worst = err_clean | (pred_fail != labels.unsqueeze(1)).any(dim=1)
-
-    metrics: dict[str, float] = {
-        "task/acc/clean": 1.0 - err_clean.float().mean().item(),
-        "task/acc/perturbed": 1.0 - err_seen.float().mean().item(),
-        "eval/num_examples": float(len(examples)),
-        "eval/num_views": float(m),
-        "eval/failure_views": float(m_fail),
-    }
-    metrics.update(robustness_metrics(pred_clean, pred_fail, labels))
-    clean_in = ScoringInputs(p_clean, p_score_clean)
-    seen_in = ScoringInputs(p_seen, p_score_seen)
-    clean_metrics, clean_scores = _condition_metrics(suite, clean_in, err_clean, "clean", labels)
-    seen_metrics, _ = _condition_metrics(suite, seen_in, err_seen, "perturbed", labels)
-    worst_metrics, _ = _condition_metrics(suite, clean_in, err_worst, "worst", None)
-    metrics.update(clean_metrics)
-    metrics.update(seen_metrics)
-    metrics.update(worst_metrics)
-    # The clean condition is also written without a suffix (DESIGN section 2).
-    for key, value in clean_metrics.items():
-        if key.startswith(("fd/", "sc/", "sua/mean_plus")):
-            metrics[key.removesuffix("/clean")] = value
-    for name in clean_scores:
-        metrics[f"cost/{name}"] = float(suite.cost(name))
-
-    cert = core.flip_certificate(p_clean, p_score_clean, labels, t=cert_t)
-    metrics.update({f"cert/{k}": float(v) for k, v in cert.items()})
-
-    clean_stats = suite.statistics(clean_in)
-    seen_stats = suite.statistics(seen_in)
-    rows = []
-    for i, ex in enumerate(examples):
-        rows.append(
-            {
-                "id": ex.id,
-                "label": int(labels[i]),
-                "clean": {
-                    "probs": p_clean[i],
-                    "pred": int(pred_clean[i]),
-                    "correct": not bool(err_clean[i]),
-                    "view_probs": p_score_clean[i],
-                    **{k: float(v[i]) for k, v in clean_stats.items()},
-                },
-                "perturbed": {
-                    "text": x_seen[i],
-                    "probs": p_seen[i],
-                    "pred": int(pred_seen[i]),
-                    "correct": not bool(err_seen[i]),
-                    "view_probs": p_score_seen[i],
-                    **{k: float(v[i]) for k, v in seen_stats.items()},
-                },
-                "worst": {"correct": not bool(err_worst[i]), "failure_view_probs": p_fail[i]},
-                "perturbation": {
-                    "name": getattr(perturbation, "name", type(perturbation).__name__),
-                    "failure_seed": seeds.failure,
-                    "score_seed": seeds.score,
-                },
-            }
+    if suite.needs_alpha_fit:
+        if not val_examples:
+            raise ValueError("score.alpha=auto needs the validation split")
+        val_labels = torch.tensor([ex.label for ex in val_examples], dtype=torch.long)
+        val_pairs = [ex.text_pair for ex in val_examples] if val_examples[0].text_pair is not None else None
+        val_nb = perturbation.neighbourhood(
+            [ex.text for ex in val_examples], suite.num_views, seed=seeds.score
         )
-    return metrics, rows
+        grid = [[ex.text, *nb] for ex, nb in zip(val_examples, val_nb, strict=True)]
+        p = _predict_grid(predict, grid, val_pairs)
+        suite = suite.fit_alpha(ScoringInputs(p[:, 0], p[:, 1:]), p[:, 0].argmax(-1) != val_labels)
+    labels = torch.tensor([ex.label for ex in examples], dtype=torch.long)
+    pairs = [ex.text_pair for ex in examples] if examples and examples[0].text_pair is not None else None
+    tensors, x_seen = run_forwards(
+        predict,
+        [ex.text for ex in examples],
+        labels,
+        perturbation,
+        suite,
+        seeds,
+        pairs,
+        failure_views,
+        sample,
+    )
+    metrics = compute_metrics(tensors, suite, cert_t=cert_t)
+    name = getattr(perturbation, "name", type(perturbation).__name__)
+    return metrics, per_example_rows(examples, tensors, x_seen, suite, name, seeds)

