@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from sua_exp.data.sources import project_root
-from sua_exp.evaluation.runner import evaluate_classification
+from sua_exp.evaluation.runner import evaluate_classification, recompute_metrics
 from sua_exp.utils.io import write_json_atomic, write_jsonl_atomic
 from sua_exp.utils.runtime import apply_extras, run_metadata
 
@@ -57,6 +57,7 @@ def score_test_split(
         seed=cfg.seed,
         sample=getattr(net, "sample_proba", None),
         val_examples=datamodule.splits.get("val"),
+        abstainer=hydra.utils.instantiate(cfg.abstain) if cfg.get("abstain") else None,
     )
     write_jsonl_atomic(Path(cfg.paths.output_dir) / "per_example.jsonl", rows)
     return metrics
@@ -66,6 +67,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     apply_extras(cfg)
     out = Path(cfg.paths.output_dir)
     write_json_atomic(out / "run_info.json", run_metadata(cfg))
+    if cfg.get("recompute_from"):
+        # new scores/metrics from a saved per_example.jsonl: no model, no forward pass
+        suite = hydra.utils.instantiate(cfg.score)
+        metrics = recompute_metrics(cfg.recompute_from, suite)
+        write_json_atomic(out / "metrics.json", metrics)
+        log.info("metrics recomputed from %s into %s", cfg.recompute_from, out / "metrics.json")
+        return metrics
     L.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup()

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real data folder and Hydra config composition."""
+"""Shared fixtures: the real data folder."""
 
 from __future__ import annotations
 
@@ -6,24 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
-
-import sua_exp  # noqa: F401  (registers the sua.project_root resolver)
-from sua_exp.data.sources import project_root
-
-ROOT = project_root()
-CONF_DIR = ROOT / "conf"
+from helpers import real_data_dir
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def real_data_dir() -> Path | None:
-    env = os.environ.get("SUA_DATA_DIR")
-    path = Path(env) if env else ROOT / "data"
-    return path if (path / "classification").is_dir() else None
 
 
 @pytest.fixture(scope="session")
@@ -32,17 +18,3 @@ def data_dir() -> Path:
     if path is None:
         pytest.skip("no data folder: set SUA_DATA_DIR (e.g. ../shared/data) to run data-backed tests")
     return path
-
-
-def compose_config(
-    config_name: str, overrides: list[str] | None = None, output_dir: Path | None = None
-) -> DictConfig:
-    """Compose a config as the CLI would, with the `hydra:` interpolations given concrete values."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        cfg = compose(config_name=config_name, overrides=overrides or [], return_hydra_config=False)
-    with open_dict(cfg):
-        out = str(output_dir or ROOT / "outputs" / "test")
-        cfg.paths.output_dir = out
-        cfg.paths.work_dir = str(ROOT)
-    return cfg

@@ -159,8 +159,8 @@ def _condition_metrics(
 def compute_metrics(t: EvaluationTensors, suite: ScoreSuite, cert_t: float = 0.1) -> dict[str, float]:
     """Every metric of DESIGN section 2 from the evaluation tensors (no model needed)."""
     metrics: dict[str, float] = {
-        "task/acc/clean": 1.0 - t.errors("clean").float().mean().item(),
-        "task/acc/perturbed": 1.0 - t.errors("perturbed").float().mean().item(),
+        "task/acc/clean": 1.0 - t.errors("clean").double().mean().item(),
+        "task/acc/perturbed": 1.0 - t.errors("perturbed").double().mean().item(),
         "eval/num_examples": float(t.labels.numel()),
         "eval/num_views": float(t.p_score_clean.shape[1]),
         "eval/failure_views": float(t.p_fail.shape[1]),
@@ -232,7 +232,7 @@ def tensors_from_rows(rows: Sequence[dict[str, Any]]) -> EvaluationTensors:
         raise ValueError("no per-example rows")
 
     def stack(get) -> Tensor:
-        return torch.tensor([get(r) for r in rows], dtype=torch.float32)
+        return torch.stack([torch.as_tensor(get(r), dtype=torch.float32) for r in rows])
 
     has_mc = "sample_probs" in rows[0]["clean"]
     p_seen = stack(lambda r: r["perturbed"]["probs"])
@@ -264,6 +264,24 @@ def recompute_metrics(path: str | os.PathLike, suite: ScoreSuite, cert_t: float 
     return compute_metrics(tensors_from_rows(read_per_example(path)), suite, cert_t=cert_t)
 
 
+def _calibration_inputs(
+    predict: ProbaFn,
+    examples: Sequence[ClassificationExample],
+    perturbation: Any,
+    suite: ScoreSuite,
+    seeds: EvaluationSeeds,
+    sample: SampleFn | None,
+) -> tuple[ScoringInputs, Tensor]:
+    """Clean-condition scoring inputs and errors on the calibration (validation) split."""
+    labels = torch.tensor([ex.label for ex in examples], dtype=torch.long)
+    texts = [ex.text for ex in examples]
+    pairs = [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None
+    nb = perturbation.neighbourhood(texts, suite.num_views, seed=seeds.score)
+    p = _predict_grid(predict, [[t, *views] for t, views in zip(texts, nb, strict=True)], pairs)
+    mc = sample(texts, pairs, suite.mc_samples, seeds.mc) if suite.mc_samples and sample is not None else None
+    return ScoringInputs(p[:, 0], p[:, 1:], mc), p[:, 0].argmax(-1) != labels
+
+
 def evaluate_classification(
     predict: ProbaFn,
     examples: Sequence[ClassificationExample],
@@ -274,24 +292,23 @@ def evaluate_classification(
     cert_t: float = 0.1,
     sample: SampleFn | None = None,
     val_examples: Sequence[ClassificationExample] | None = None,
+    abstainer: Any | None = None,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Score every example in the clean, perturbed and worst conditions.
 
-    With `score.alpha: auto`, alpha is first fitted on `val_examples` (clean condition, scoring
-    neighbourhood from the score seed stream). Returns (flat metrics, per-example rows).
+    `val_examples` is the calibration split: with `score.alpha: auto` alpha is fitted there, and
+    an `abstainer` (sua_exp.abstain.Abstainer) fits its threshold there and reports realized
+    coverage/risk on the test split (`abstain/...` keys). Returns (flat metrics, per-example rows).
     """
     seeds = EvaluationSeeds.from_run_seed(seed)
-    if suite.needs_alpha_fit:
+    cal_inputs = cal_errors = None
+    if suite.needs_alpha_fit or abstainer is not None:
         if not val_examples:
-            raise ValueError("score.alpha=auto needs the validation split")
-        val_labels = torch.tensor([ex.label for ex in val_examples], dtype=torch.long)
-        val_pairs = [ex.text_pair for ex in val_examples] if val_examples[0].text_pair is not None else None
-        val_nb = perturbation.neighbourhood(
-            [ex.text for ex in val_examples], suite.num_views, seed=seeds.score
+            raise ValueError("score.alpha=auto and the abstain rule need the validation (calibration) split")
+        cal_inputs, cal_errors = _calibration_inputs(
+            predict, val_examples, perturbation, suite, seeds, sample
         )
-        grid = [[ex.text, *nb] for ex, nb in zip(val_examples, val_nb, strict=True)]
-        p = _predict_grid(predict, grid, val_pairs)
-        suite = suite.fit_alpha(ScoringInputs(p[:, 0], p[:, 1:]), p[:, 0].argmax(-1) != val_labels)
+        suite = suite.fit_alpha(cal_inputs, cal_errors)
     labels = torch.tensor([ex.label for ex in examples], dtype=torch.long)
     pairs = [ex.text_pair for ex in examples] if examples and examples[0].text_pair is not None else None
     tensors, x_seen = run_forwards(
@@ -306,5 +323,11 @@ def evaluate_classification(
         sample,
     )
     metrics = compute_metrics(tensors, suite, cert_t=cert_t)
+    if abstainer is not None:
+        abstainer.fit(suite.scores(cal_inputs)[abstainer.score], cal_errors)
+        for condition in ("clean", "perturbed"):
+            test_scores = suite.scores(tensors.inputs(condition))[abstainer.score]
+            report = abstainer.report(test_scores, tensors.errors(condition))
+            metrics.update({f"{k}/{condition}": v for k, v in report.items()})
     name = getattr(perturbation, "name", type(perturbation).__name__)
     return metrics, per_example_rows(examples, tensors, x_seen, suite, name, seeds)

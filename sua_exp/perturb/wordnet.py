@@ -20,7 +20,8 @@ previous word (determiner/possessive -> noun, ``to``/modal -> verb, intensifier/
 adjective, a copula before an ``-ing``/``-ed`` word -> verb), then ``-ly`` -> adverb, ``-ing``/``-ed``
 forms of a verb -> verb, else the word's most frequent WordNet POS (SemCor tagged-sense count from
 the index files, ties: more senses, then noun > verb > adj > adv). Synonyms are the lemmas of the
-first ``max_senses`` senses (WordNet orders senses by frequency) of that POS.
+first ``max_senses`` senses (WordNet orders senses by frequency) of that POS; by default only
+one-word synonyms that are themselves common (a SemCor-tagged sense in that POS) are used.
 
 Inflection is kept simple: a word equal to its lemma gets synonyms as they are; a regular
 plural noun / regular verb form (``-s``, ``-ed``, ``-ing``; checked by regenerating the word from
@@ -33,6 +34,7 @@ and adverbs (``happier``) are not substituted.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import re
 import shutil
@@ -191,6 +193,7 @@ def load_wordnet(wordnet_dir: str | os.PathLike, cache_dir: str | os.PathLike | 
 # ----------------------------------------------------------------------------- inflection
 _VOWELS = frozenset("aeiou")
 _SYNONYM_RE = re.compile(r"^[a-z][a-z'\- ]*[a-z]$")
+_ADJ_MARKER = re.compile(r"\((?:a|p|ip)\)$")  # syntactic marker on adjectives: galore(ip)
 
 
 def _syllables(w: str) -> int:
@@ -276,19 +279,20 @@ class WordNetSynonyms:
         self.max_senses = max_senses
         self.wn = load_wordnet(wordnet_dir, cache_dir)
         root = Path(self.wn.root.path if hasattr(self.wn.root, "path") else str(self.wn.root))
-        self._tagged: dict[tuple[str, str], int] = {}
-        self._n_senses: dict[tuple[str, str], int] = {}
+        # (lemma, pos) -> (SemCor tagged-sense count, number of senses, first synset offsets),
+        # read from the index files (nltk's reader does not expose the tagged-sense counts)
+        self._index: dict[tuple[str, str], tuple[int, int, tuple[int, ...]]] = {}
+        keep = max_senses if max_senses is not None else None
         for pos, suf in _POS_SUFFIX.items():
             with open(root / f"index.{suf}", encoding="utf-8") as f:
                 for line in f:
                     if line.startswith(" "):
                         continue
                     fs = line.split()
-                    p_cnt = int(fs[3])
-                    self._n_senses[(fs[0], pos)] = int(fs[2])
-                    tagged = int(fs[5 + p_cnt])
-                    if tagged:
-                        self._tagged[(fs[0], pos)] = tagged
+                    n_syn = int(fs[2])
+                    first = 6 + int(fs[3])
+                    offs = fs[first : first + (n_syn if keep is None else min(n_syn, keep))]
+                    self._index[(fs[0], pos)] = (int(fs[first - 1]), n_syn, tuple(map(int, offs)))
         # bases with irregular forms (from the .exc files): not inflected by the regular rules
         self._irregular: dict[str, set[str]] = {"n": set(), "v": set()}
         for pos in ("n", "v"):
@@ -296,7 +300,30 @@ class WordNetSynonyms:
                 for line in f:
                     fs = line.split()
                     self._irregular[pos].update(fs[1:])
+        # synset words are read straight from the memory-mapped data files: nltk's Synset objects
+        # parse pointers, frames and glosses too (~100 us each), too slow for long texts
+        self._data: dict[str, mmap.mmap] = {}
+        for pos, suf in _POS_SUFFIX.items():
+            with open(root / f"data.{suf}", "rb") as f:
+                self._data[pos] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._words_cache: dict[tuple[str, int], tuple[str, ...]] = {}
         self._cache: dict[tuple[str, str | None], tuple[str, ...]] = {}
+
+    def synset_words(self, pos: str, offset: int) -> tuple[str, ...]:
+        """Lemma names (WordNet spelling, ``_`` for spaces) of the synset at ``offset``; the same
+        as nltk's ``synset_from_pos_and_offset(pos, offset).lemma_names()``."""
+        key = (pos, offset)
+        hit = self._words_cache.get(key)
+        if hit is not None:
+            return hit
+        mm = self._data[pos]
+        end = mm.find(b"\n", offset)
+        head = mm[offset : end if end >= 0 else len(mm)].decode("utf-8").split(" ", 4)
+        n = int(head[3], 16)  # "offset lex_filenum ss_type w_cnt word lex_id [word lex_id ...] ..."
+        rest = head[4].split(" ", 2 * n)
+        words = tuple(_ADJ_MARKER.sub("", rest[2 * i]) for i in range(n))
+        self._words_cache[key] = words
+        return words
 
     # ------------------------------------------------------------------ analysis
     def analyses(self, w: str) -> list[tuple[str, str]]:
@@ -320,15 +347,12 @@ class WordNetSynonyms:
         if w.endswith(("ing", "ed")) and "v" in by_pos and by_pos["v"] != w:
             return "v", by_pos["v"]
         order = {"n": 0, "v": 1, "a": 2, "r": 3}
-        best = max(
-            an,
-            key=lambda pl: (
-                self._tagged.get((pl[1], pl[0]), 0),
-                self._n_senses.get((pl[1], pl[0]), 0),
-                -order[pl[0]],
-            ),
-        )
-        return best
+
+        def rank(pl: tuple[str, str]) -> tuple[int, int, int]:
+            tagged, n_senses, _ = self._index.get((pl[1], pl[0]), (0, 0, ()))
+            return tagged, n_senses, -order[pl[0]]
+
+        return max(an, key=rank)
 
     def _inflection(self, w: str, pos: str, lemma: str) -> str | None:
         """'' for the base form, 's'/'ed'/'ing' for a regular inflection, None otherwise."""
@@ -342,10 +366,21 @@ class WordNetSynonyms:
                     return tag
         return None
 
-    def synonyms(self, word: str, hint: str | None = None) -> tuple[str, ...]:
-        """Lower-case synonym candidates for ``word`` (any case), inflected like ``word``."""
+    def is_common(self, lemma: str, pos: str) -> bool:
+        """True when ``lemma`` has a SemCor-tagged sense in ``pos`` (tagsense_cnt > 0)."""
+        return self._index.get((lemma.replace(" ", "_"), pos), (0, 0, ()))[0] > 0
+
+    def synonyms(
+        self, word: str, hint: str | None = None, multiword: bool = False, common_only: bool = True
+    ) -> tuple[str, ...]:
+        """Lower-case synonym candidates for ``word`` (any case), inflected like ``word``.
+
+        ``hint``: POS suggested by the context (:func:`context_pos`). ``multiword``: also return
+        synonyms of several words (``bring out`` for ``unveil``). ``common_only``: only synonyms
+        with a SemCor-tagged sense in that POS (drops rare lemmas such as ``cognise``, ``nigh``).
+        """
         w = word.lower()
-        key = (w, hint)
+        key = (w, hint, multiword, common_only)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -355,24 +390,26 @@ class WordNetSynonyms:
             pos, lemma = choice
             infl = self._inflection(w, pos, lemma)
             if infl is not None:
-                out = self._candidates(w, pos, lemma, infl)
+                out = self._candidates(w, pos, lemma, infl, multiword, common_only)
         self._cache[key] = out
         return out
 
-    def _candidates(self, w: str, pos: str, lemma: str, infl: str) -> tuple[str, ...]:
-        synsets = self.wn.synsets(lemma, pos)
-        if self.max_senses is not None:
-            synsets = synsets[: self.max_senses]
+    def _candidates(
+        self, w: str, pos: str, lemma: str, infl: str, multiword: bool, common_only: bool
+    ) -> tuple[str, ...]:
+        offsets = self._index.get((lemma, pos), (0, 0, ()))[2]
         seen = {w, lemma}
         out = []
-        for ss in synsets:
-            for name in ss.lemma_names():
+        for off in offsets:
+            for name in self.synset_words(pos, off):
                 cand = name.replace("_", " ")
                 if cand in seen or not _SYNONYM_RE.match(cand):
                     continue
                 seen.add(cand)
+                parts = cand.split(" ")
+                if (len(parts) > 1 and not multiword) or (common_only and not self.is_common(cand, pos)):
+                    continue
                 if infl:
-                    parts = cand.split(" ")
                     if pos == "n":
                         if len(parts) > 1 or cand in self._irregular["n"]:
                             continue

@@ -7,7 +7,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import pytest
-from conftest import CONF_DIR, compose_config
+from helpers import CONF_DIR, compose_config
 from omegaconf import OmegaConf
 
 GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in ("hydra", "local"))

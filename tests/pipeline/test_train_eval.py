@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, compose_config
+from helpers import ROOT, compose_config
 
 REQUIRED_KEYS = [
     "task/acc/clean",

@@ -1,0 +1,57 @@
+"""Text perturbations (DESIGN section 3): seeded, batched, composable, pure Python on strings.
+
+Every class is a :class:`Perturbation`: ``p(texts, view=0, seed=None) -> list[str]`` and
+``p.neighbourhood(texts, num_views, seed=None) -> [N][M]``; the output for a text depends only on
+(seed, name, view, text). One class + one YAML in ``conf/perturbation/`` adds a perturbation.
+"""
+
+from sua_exp.perturb.base import WORD_RE, Perturbation, match_case, num_edits, stable_key
+from sua_exp.perturb.character import (
+    QWERTY_NEIGHBOURS,
+    CaseChange,
+    CharDelete,
+    CharInsert,
+    CharSwap,
+    KeyboardTypo,
+    OCRNoise,
+    load_keyboard_map,
+)
+from sua_exp.perturb.pipeline import Mixture, Pipeline
+from sua_exp.perturb.sentence import NEUTRAL_FACTS, Disfluency, Distractor
+from sua_exp.perturb.word import (
+    STOP_WORDS,
+    LocalShuffle,
+    Misspelling,
+    SynonymSwap,
+    WordDeletion,
+    WordRepetition,
+    load_spelling_dict,
+)
+
+__all__ = [
+    "NEUTRAL_FACTS",
+    "QWERTY_NEIGHBOURS",
+    "STOP_WORDS",
+    "WORD_RE",
+    "CaseChange",
+    "CharDelete",
+    "CharInsert",
+    "CharSwap",
+    "Disfluency",
+    "Distractor",
+    "KeyboardTypo",
+    "LocalShuffle",
+    "Misspelling",
+    "Mixture",
+    "OCRNoise",
+    "Perturbation",
+    "Pipeline",
+    "SynonymSwap",
+    "WordDeletion",
+    "WordRepetition",
+    "load_keyboard_map",
+    "load_spelling_dict",
+    "match_case",
+    "num_edits",
+    "stable_key",
+]
