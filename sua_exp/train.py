@@ -12,10 +12,12 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
 from omegaconf import DictConfig
 
 from sua_exp.data.sources import project_root
 from sua_exp.evaluate import score_test_split
+from sua_exp.objectives.temperature import TemperatureScaling
 from sua_exp.utils.io import write_json_atomic
 from sua_exp.utils.runtime import apply_extras, find_resume_checkpoint, instantiate_group, run_metadata
 
@@ -31,6 +33,16 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
     loss = hydra.utils.instantiate(cfg.loss) if cfg.get("loss") else None
     module = hydra.utils.instantiate(cfg.model, net=net, loss=loss)
     return datamodule, module
+
+
+def fit_temperature(net, val_examples) -> float:
+    """Post-hoc temperature scaling: T fitted by NLL on validation logits, then used by the adapter."""
+    texts = [ex.text for ex in val_examples]
+    pairs = [ex.text_pair for ex in val_examples] if val_examples[0].text_pair is not None else None
+    labels = torch.tensor([ex.label for ex in val_examples], dtype=torch.long)
+    net.temperature = TemperatureScaling().fit(net.predict_logits(texts, pairs), labels)
+    log.info("post-hoc temperature fitted on %d validation examples: T=%.4f", len(texts), net.temperature)
+    return float(net.temperature)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -54,6 +66,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+        if getattr(module.loss_fn, "post_hoc", None) == "temperature":
+            metrics["cal/temperature"] = fit_temperature(module.net, datamodule.splits["val"])
         if trainer.is_global_zero:
             metrics.update(score_test_split(cfg, module.net, datamodule))
     if trainer.is_global_zero:

@@ -158,6 +158,7 @@ def collate_examples(batch: Sequence[ClassificationExample]) -> dict[str, Any]:
         "texts": [ex.text for ex in batch],
         "text_pairs": [ex.text_pair for ex in batch] if batch and batch[0].text_pair is not None else None,
         "labels": torch.tensor([ex.label for ex in batch], dtype=torch.long),
+        "valid_labels": [ex.valid_labels for ex in batch],
     }
 
 

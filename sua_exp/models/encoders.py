@@ -87,6 +87,7 @@ class TextClassifier(nn.Module):
             self.model = AutoModelForSequenceClassification.from_config(hf_config)
         self.num_labels = num_labels
         self.max_length = max_length
+        self.temperature = 1.0  # post-hoc temperature scaling (fitted on validation logits)
 
     @property
     def device(self) -> torch.device:
@@ -112,50 +113,45 @@ class TextClassifier(nn.Module):
         return self(**enc)
 
     @torch.inference_mode()
-    def _batched_probs(
+    def _batched_logits(
         self, texts: Sequence[str], text_pairs: Sequence[str] | None, batch_size: int, passes: int
     ) -> Tensor:
-        """[N, passes, K] probabilities; identical inputs run once, batches are length-sorted
+        """[N, passes, K] logits; identical inputs run once, batches are length-sorted
         (this is what makes scoring M perturbed views per input cheap)."""
-        keys = (
-            list(zip(texts, text_pairs, strict=True))
-            if text_pairs is not None
-            else [(t, None) for t in texts]
-        )
+        keys = list(zip(texts, text_pairs, strict=True)) if text_pairs is not None else [(t, None) for t in texts]
         unique = list(dict.fromkeys(keys))
         order = sorted(range(len(unique)), key=lambda i: len(unique[i][0]) + len(unique[i][1] or ""))
-        probs = torch.empty(len(unique), passes, self.num_labels)
+        logits = torch.empty(len(unique), passes, self.num_labels)
         starts = range(0, len(order), batch_size)
-        for start in tqdm(
-            starts, desc=f"scoring {len(unique)} inputs x{passes}", leave=False, disable=len(starts) < 4
-        ):
+        for start in tqdm(starts, desc=f"scoring {len(unique)} inputs x{passes}", leave=False, disable=len(starts) < 4):
             idx = order[start : start + batch_size]
             batch_texts = [unique[i][0] for i in idx]
             batch_pairs = [unique[i][1] for i in idx] if text_pairs is not None else None
             enc = {k: v.to(self.device) for k, v in self.tokenize(batch_texts, batch_pairs).items()}
             for j in range(passes):
-                probs[idx, j] = self(**enc).float().softmax(-1).cpu()
+                logits[idx, j] = self(**enc).float().cpu()
         position = {key: i for i, key in enumerate(unique)}
-        return probs[[position[k] for k in keys]]
+        return logits[[position[k] for k in keys]]
+
+    def predict_logits(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, batch_size: int = 256
+    ) -> Tensor:
+        """Logits [N, K] on CPU, dropout off, before temperature scaling."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self._batched_logits(texts, text_pairs, batch_size, passes=1)[:, 0]
+        finally:
+            self.train(was_training)
 
     def predict_proba(
         self, texts: Sequence[str], text_pairs: Sequence[str] | None = None, batch_size: int = 256
     ) -> Tensor:
-        """p(.|x) [N, K] on CPU, dropout off."""
-        was_training = self.training
-        self.eval()
-        try:
-            return self._batched_probs(texts, text_pairs, batch_size, passes=1)[:, 0]
-        finally:
-            self.train(was_training)
+        """p(.|x) [N, K] on CPU, dropout off, with the fitted post-hoc temperature (1 by default)."""
+        return (self.predict_logits(texts, text_pairs, batch_size) / self.temperature).softmax(-1)
 
     def sample_proba(
-        self,
-        texts: Sequence[str],
-        text_pairs: Sequence[str] | None,
-        samples: int,
-        seed: int,
-        batch_size: int = 256,
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None, samples: int, seed: int, batch_size: int = 256
     ) -> Tensor:
         """MC-dropout: `samples` stochastic predictions per input [N, T, K], reproducible from `seed`."""
         was_training = self.training
@@ -163,6 +159,6 @@ class TextClassifier(nn.Module):
         try:
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 torch.manual_seed(seed)
-                return self._batched_probs(texts, text_pairs, batch_size, passes=samples)
+                return (self._batched_logits(texts, text_pairs, batch_size, passes=samples) / self.temperature).softmax(-1)
         finally:
             self.train(was_training)

@@ -51,11 +51,17 @@ class SUAModule(L.LightningModule):
         return self.net.logits_for(texts, text_pairs)
 
     def _views(self, batch: dict[str, Any]) -> tuple[list[str], list[str] | None]:
-        """Clean texts followed by M perturbed copies (view-major), for one shared forward."""
+        """Clean texts followed by M views (view-major), for one shared forward.
+
+        Views are perturbations from `train_perturbation`, or, for objectives that compare two
+        dropout passes (R-Drop), unchanged copies of the clean texts (each copy gets its own mask).
+        """
         m = self.loss_fn.num_views
         texts, pairs = list(batch["texts"]), batch["text_pairs"]
         if m == 0:
             return texts, pairs
+        if self.loss_fn.needs_dropout_pass:
+            return texts * (m + 1), (list(pairs) * (m + 1) if pairs is not None else None)
         if self.train_perturbation is None:
             raise ValueError(
                 f"loss '{type(self.loss_fn).__name__}' needs perturbed views: set model.train_perturbation"
@@ -65,6 +71,17 @@ class SUAModule(L.LightningModule):
             # The step number enters the seed so each epoch sees fresh views of the same input.
             all_texts += self.train_perturbation(texts, view=view, seed=self.global_step * 1000 + view)
         return all_texts, (list(pairs) * (m + 1) if pairs is not None else None)
+
+    def _valid_mask(self, batch: dict[str, Any], logits: Tensor) -> Tensor | None:
+        """[B, K] True on the valid labels of ambiguous examples (None when the batch has none)."""
+        valid = batch.get("valid_labels")
+        if not valid or all(v is None for v in valid):
+            return None
+        mask = torch.zeros(len(valid), logits.shape[-1], dtype=torch.bool, device=logits.device)
+        for i, labels in enumerate(valid):
+            if labels:
+                mask[i, list(labels)] = True
+        return mask
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         texts, pairs = self._views(batch)
