@@ -88,6 +88,9 @@ class TextClassifier(nn.Module):
         self.num_labels = num_labels
         self.max_length = max_length
         self.temperature = 1.0  # post-hoc temperature scaling (fitted on validation logits)
+        # from_pretrained leaves the model in eval mode and Lightning keeps the modes it finds:
+        # start in train mode like any new module, so dropout is on while fine-tuning.
+        self.train()
 
     @property
     def device(self) -> torch.device:

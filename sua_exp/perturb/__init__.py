@@ -2,7 +2,20 @@
 
 Every class is a :class:`Perturbation`: ``p(texts, view=0, seed=None) -> list[str]`` and
 ``p.neighbourhood(texts, num_views, seed=None) -> [N][M]``; the output for a text depends only on
-(seed, name, view, text). One class + one YAML in ``conf/perturbation/`` adds a perturbation.
+(seed, name, view, text). One class + one YAML in ``conf/perturbation/`` adds a perturbation::
+
+    class Shout(Perturbation):          # sua_exp/perturb/mine.py
+        name = "shout"
+
+        def perturb_one(self, text, rng):  # all randomness from rng
+            return text.upper() if self.rate > 0 else text
+
+    # conf/perturbation/shout.yaml
+    _target_: sua_exp.perturb.mine.Shout
+    rate: 1.0
+
+Rates, eligibility and protected words: see :mod:`sua_exp.perturb.base`; WordNet handling and the
+POS heuristic: :mod:`sua_exp.perturb.wordnet`.
 """
 
 from sua_exp.perturb.base import WORD_RE, Perturbation, match_case, num_edits, stable_key

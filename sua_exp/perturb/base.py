@@ -8,9 +8,11 @@ DataLoader workers or ``PYTHONHASHSEED``. (Python guarantees the stream of ``Ran
 given seed; the helpers built on it, ``choice``/``sample``/``shuffle``, have been stable since 3.2
 but are not formally guaranteed across Python minor versions.)
 
-Words. A *word* is a maximal run of letters (any script) with optional inner apostrophes
-(``don't``, ``O'Neill``): :data:`WORD_RE`. Digits, punctuation, whitespace, emoji and control
-characters are never edited and keep their place; text without letters comes back unchanged.
+Words. A *word* is a maximal run of letters (any script; strictly, word characters other than
+decimal digits and ``_``, which also admits numeric symbols such as ``²``) with optional inner
+apostrophes (``don't``, ``O'Neill``): :data:`WORD_RE`. Digits, punctuation, whitespace, emoji and
+control characters are never edited and keep their place; a text without words comes back
+unchanged (:class:`~sua_exp.perturb.sentence.Distractor` also accepts a text of digits).
 
 Rate. ``rate`` is the fraction of the *eligible* positions of a text that are edited (each class
 documents what is eligible: characters, words, insertion slots ...). The number of edits is
