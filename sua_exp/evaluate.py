@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from sua_exp.data.sources import project_root
 from sua_exp.evaluation.runner import evaluate_classification, recompute_metrics
+from sua_exp.utils.components import EvalComponents, build_eval_components
 from sua_exp.utils.io import write_json_atomic, write_jsonl_atomic
 from sua_exp.utils.runtime import apply_extras, run_metadata
 
@@ -44,20 +45,22 @@ def load_net_weights(net: torch.nn.Module, ckpt_path: str | Path) -> None:
 
 
 def score_test_split(
-    cfg: DictConfig, net: torch.nn.Module, datamodule: L.LightningDataModule
+    cfg: DictConfig,
+    net: torch.nn.Module,
+    datamodule: L.LightningDataModule,
+    components: EvalComponents | None = None,
 ) -> dict[str, float]:
     """The perturbation evaluation of DESIGN section 2 on the test split; writes per_example.jsonl."""
-    perturbation = hydra.utils.instantiate(cfg.perturbation)
-    suite = hydra.utils.instantiate(cfg.score)
+    components = components or build_eval_components(cfg)
     metrics, rows = evaluate_classification(
         net.predict_proba,
         datamodule.splits["test"],
-        perturbation,
-        suite,
+        components.perturbation,
+        components.suite,
         seed=cfg.seed,
         sample=getattr(net, "sample_proba", None),
         val_examples=datamodule.splits.get("val"),
-        abstainer=hydra.utils.instantiate(cfg.abstain) if cfg.get("abstain") else None,
+        abstainer=components.abstainer,
     )
     write_jsonl_atomic(Path(cfg.paths.output_dir) / "per_example.jsonl", rows)
     return metrics
@@ -74,6 +77,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         write_json_atomic(out / "metrics.json", metrics)
         log.info("metrics recomputed from %s into %s", cfg.recompute_from, out / "metrics.json")
         return metrics
+    components = build_eval_components(cfg)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup()
@@ -82,7 +86,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         load_net_weights(net, cfg.ckpt_path)
     else:
         log.warning("ckpt_path is null: evaluating the untrained model (pretrained encoder, random head)")
-    metrics = score_test_split(cfg, net, datamodule)
+    metrics = score_test_split(cfg, net, datamodule, components)
     write_json_atomic(out / "metrics.json", metrics)
     log.info("metrics written to %s", out / "metrics.json")
     return metrics

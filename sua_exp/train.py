@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from sua_exp.data.sources import project_root
 from sua_exp.evaluate import score_test_split
 from sua_exp.objectives.temperature import TemperatureScaling
+from sua_exp.utils.components import build_eval_components
 from sua_exp.utils.io import write_json_atomic
 from sua_exp.utils.runtime import apply_extras, find_resume_checkpoint, instantiate_group, run_metadata
 
@@ -49,6 +50,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     apply_extras(cfg)
     out = Path(cfg.paths.output_dir)
     write_json_atomic(out / "run_info.json", run_metadata(cfg))
+    components = build_eval_components(cfg)  # fail on bad score/abstain/perturbation keys before training
     L.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)
     callbacks = instantiate_group(cfg.get("callbacks"))
@@ -69,7 +71,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if getattr(module.loss_fn, "post_hoc", None) == "temperature":
             metrics["cal/temperature"] = fit_temperature(module.net, datamodule.splits["val"])
         if trainer.is_global_zero:
-            metrics.update(score_test_split(cfg, module.net, datamodule))
+            metrics.update(score_test_split(cfg, module.net, datamodule, components))
     if trainer.is_global_zero:
         for logger in trainer.loggers:
             logger.log_metrics(

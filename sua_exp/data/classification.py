@@ -15,7 +15,7 @@ from typing import Any
 import lightning as L
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from sua_exp.data.sources import DataError, iter_jsonl, resolve_data_file
 
@@ -140,6 +140,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class EpochShuffleSampler(Sampler[int]):
+    """A shuffle that is a function of (seed, epoch) only.
+
+    Lightning calls `set_epoch` before each training epoch, so the order of epoch e does not
+    depend on RNG use before it: a resumed run sees exactly the batches of an uninterrupted one.
+    """
+
+    def __init__(self, num_examples: int, seed: int = 0) -> None:
+        self.num_examples = num_examples
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(int(_unit_hash(f"shuffle:{self.seed}:{self.epoch}") * 2**62))
+        return iter(torch.randperm(self.num_examples, generator=gen).tolist())
+
+    def __len__(self) -> int:
+        return self.num_examples
+
+
 class ExampleDataset(Dataset):
     def __init__(self, examples: Sequence[ClassificationExample]) -> None:
         self.examples = list(examples)
@@ -188,6 +211,7 @@ class ClassificationDataModule(L.LightningDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 128,
         num_workers: int = 0,
+        shuffle_seed: int = 0,
         name: str | None = None,
     ) -> None:
         super().__init__()
@@ -238,10 +262,18 @@ class ClassificationDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()
         bs = self.hparams.batch_size if split == "train" else self.hparams.eval_batch_size
+        data = ExampleDataset(self.splits[split])
+        sampler = None
+        if shuffle:
+            sampler = EpochShuffleSampler(len(data), self.hparams.shuffle_seed)
+            # Lightning prefetches the first batch before it calls set_epoch; a resumed run starts
+            # at a later epoch, so the sampler must already know it here.
+            trainer = getattr(self, "trainer", None)
+            sampler.set_epoch(trainer.current_epoch if trainer is not None else 0)
         return DataLoader(
-            ExampleDataset(self.splits[split]),
+            data,
             batch_size=bs,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.hparams.num_workers,
             collate_fn=collate_examples,
             persistent_workers=self.hparams.num_workers > 0,

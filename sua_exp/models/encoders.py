@@ -121,12 +121,18 @@ class TextClassifier(nn.Module):
     ) -> Tensor:
         """[N, passes, K] logits; identical inputs run once, batches are length-sorted
         (this is what makes scoring M perturbed views per input cheap)."""
-        keys = list(zip(texts, text_pairs, strict=True)) if text_pairs is not None else [(t, None) for t in texts]
+        keys = (
+            list(zip(texts, text_pairs, strict=True))
+            if text_pairs is not None
+            else [(t, None) for t in texts]
+        )
         unique = list(dict.fromkeys(keys))
         order = sorted(range(len(unique)), key=lambda i: len(unique[i][0]) + len(unique[i][1] or ""))
         logits = torch.empty(len(unique), passes, self.num_labels)
         starts = range(0, len(order), batch_size)
-        for start in tqdm(starts, desc=f"scoring {len(unique)} inputs x{passes}", leave=False, disable=len(starts) < 4):
+        for start in tqdm(
+            starts, desc=f"scoring {len(unique)} inputs x{passes}", leave=False, disable=len(starts) < 4
+        ):
             idx = order[start : start + batch_size]
             batch_texts = [unique[i][0] for i in idx]
             batch_pairs = [unique[i][1] for i in idx] if text_pairs is not None else None
@@ -154,7 +160,12 @@ class TextClassifier(nn.Module):
         return (self.predict_logits(texts, text_pairs, batch_size) / self.temperature).softmax(-1)
 
     def sample_proba(
-        self, texts: Sequence[str], text_pairs: Sequence[str] | None, samples: int, seed: int, batch_size: int = 256
+        self,
+        texts: Sequence[str],
+        text_pairs: Sequence[str] | None,
+        samples: int,
+        seed: int,
+        batch_size: int = 256,
     ) -> Tensor:
         """MC-dropout: `samples` stochastic predictions per input [N, T, K], reproducible from `seed`."""
         was_training = self.training
@@ -162,6 +173,8 @@ class TextClassifier(nn.Module):
         try:
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 torch.manual_seed(seed)
-                return (self._batched_logits(texts, text_pairs, batch_size, passes=samples) / self.temperature).softmax(-1)
+                return (
+                    self._batched_logits(texts, text_pairs, batch_size, passes=samples) / self.temperature
+                ).softmax(-1)
         finally:
             self.train(was_training)

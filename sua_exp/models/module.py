@@ -46,6 +46,7 @@ class SUAModule(L.LightningModule):
         self.test_acc = MulticlassAccuracy(num_classes=k, average="micro")
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # in the checkpoint, so a resumed run keeps its best epoch
 
     def forward(self, texts: list[str], text_pairs: list[str] | None = None) -> Tensor:
         return self.net.logits_for(texts, text_pairs)
@@ -119,11 +120,10 @@ class SUAModule(L.LightningModule):
         self._eval_step(batch, self.val_acc, self.val_loss, "val")
 
     def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:  # sanity-check batches must not count as the best epoch
+            return
         self.val_acc_best(self.val_acc.compute())
         self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True, prog_bar=True)
-
-    def on_train_start(self) -> None:
-        self.val_acc_best.reset()  # sanity-check batches must not count as the best epoch
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._eval_step(batch, self.test_acc, self.test_loss, "test")

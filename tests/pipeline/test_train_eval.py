@@ -113,14 +113,35 @@ def test_jsonl_classification_on_any_files(tmp_path, data_dir):
     assert metrics["eval/num_examples"] == 60
 
 
-@pytest.mark.parametrize("loss", ["sua_tr", "rdrop", "consistency", "entropy_align", "label_smoothing",
-                                  "confidence_penalty", "temperature_scaling"])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        "sua_tr",
+        "rdrop",
+        "consistency",
+        "entropy_align",
+        "label_smoothing",
+        "confidence_penalty",
+        "temperature_scaling",
+    ],
+)
 def test_every_objective_trains_tiny(loss, tmp_path, data_dir):
     from sua_exp.train import train
 
-    cfg = compose_config("train", ["model=tiny", "logger=csv", f"loss={loss}", "+trainer.fast_dev_run=2",
-                                   "score.num_views=2", "score.mc_samples=0", "data.max_test_samples=40",
-                                   "data.max_val_samples=60"], output_dir=tmp_path)
+    cfg = compose_config(
+        "train",
+        [
+            "model=tiny",
+            "logger=csv",
+            f"loss={loss}",
+            "+trainer.fast_dev_run=2",
+            "score.num_views=2",
+            "score.mc_samples=0",
+            "data.max_test_samples=40",
+            "data.max_val_samples=60",
+        ],
+        output_dir=tmp_path,
+    )
     metrics = train(cfg)
     assert 0.0 <= metrics["task/acc/clean"] <= 1.0
     if loss in ("sua_tr", "consistency"):
