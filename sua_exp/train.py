@@ -13,7 +13,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sua_exp.data.sources import project_root
 from sua_exp.evaluate import score_test_split
@@ -54,8 +54,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)
     callbacks = instantiate_group(cfg.get("callbacks"))
-    loggers = instantiate_group(cfg.get("logger"))
+    loggers = instantiate_group(cfg.get("logger"), output_dir=out)
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    for logger in trainer.loggers:  # the whole composed config, so dashboards can group/filter by any key
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False))
 
     metrics: dict[str, float] = {}
     if cfg.train:

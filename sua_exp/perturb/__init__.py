@@ -16,8 +16,23 @@ Every class is a :class:`Perturbation`: ``p(texts, view=0, seed=None) -> list[st
 
 Rates, eligibility and protected words: see :mod:`sua_exp.perturb.base`; WordNet handling and the
 POS heuristic: :mod:`sua_exp.perturb.wordnet`.
+
+Beyond text perturbations: the greedy WordNet attack (:mod:`sua_exp.perturb.attack`, config group
+``attack``), the ambiguity builders (:mod:`sua_exp.perturb.ambiguity`) and the embedding-space
+perturbations (:mod:`sua_exp.perturb.embedding`, ``space = "embedding"``; configs under
+``conf/perturbation/embedding/``).
 """
 
+from sua_exp.perturb.ambiguity import (
+    ambivalent_examples,
+    bbq_disambiguating_sentences,
+    mix_pairs,
+    read_bbq_ambiguous,
+    read_disambiguation_qa_ambiguous,
+    strip_bbq_disambiguation,
+    strip_disambiguating,
+)
+from sua_exp.perturb.attack import AttackResult, GreedyWordSubstitution, attack_summary
 from sua_exp.perturb.base import WORD_RE, Perturbation, match_case, num_edits, stable_key
 from sua_exp.perturb.character import (
     QWERTY_NEIGHBOURS,
@@ -29,6 +44,7 @@ from sua_exp.perturb.character import (
     OCRNoise,
     load_keyboard_map,
 )
+from sua_exp.perturb.embedding import EmbeddingGaussian, EmbeddingPerturbation, EmbeddingPGD
 from sua_exp.perturb.pipeline import Mixture, Pipeline
 from sua_exp.perturb.sentence import NEUTRAL_FACTS, Disfluency, Distractor
 from sua_exp.perturb.word import (
@@ -44,6 +60,7 @@ from sua_exp.perturb.word import (
 __all__ = [
     "NEUTRAL_FACTS",
     "QWERTY_NEIGHBOURS",
+    "AttackResult",
     "STOP_WORDS",
     "WORD_RE",
     "CaseChange",
@@ -52,6 +69,10 @@ __all__ = [
     "CharSwap",
     "Disfluency",
     "Distractor",
+    "EmbeddingGaussian",
+    "EmbeddingPGD",
+    "EmbeddingPerturbation",
+    "GreedyWordSubstitution",
     "KeyboardTypo",
     "LocalShuffle",
     "Misspelling",
@@ -62,9 +83,17 @@ __all__ = [
     "SynonymSwap",
     "WordDeletion",
     "WordRepetition",
+    "ambivalent_examples",
+    "attack_summary",
+    "bbq_disambiguating_sentences",
     "load_keyboard_map",
     "load_spelling_dict",
     "match_case",
+    "mix_pairs",
     "num_edits",
+    "read_bbq_ambiguous",
+    "read_disambiguation_qa_ambiguous",
     "stable_key",
+    "strip_bbq_disambiguation",
+    "strip_disambiguating",
 ]

@@ -37,14 +37,25 @@ def apply_extras(cfg: DictConfig) -> None:
         log.info("config:\n%s", OmegaConf.to_yaml(cfg, resolve=False))
 
 
-def instantiate_group(cfg: DictConfig | None) -> list[Any]:
+def stable_run_id(output_dir: str | os.PathLike) -> str:
+    """A logger run id derived from the run dir: rerunning the same command in the same run dir
+    (a resume) continues the same W&B run instead of starting a new one."""
+    import hashlib
+
+    return hashlib.blake2b(str(Path(output_dir).resolve()).encode(), digest_size=6).hexdigest()
+
+
+def instantiate_group(cfg: DictConfig | None, output_dir: str | os.PathLike | None = None) -> list[Any]:
     """Instantiate every `_target_` entry of a callbacks/logger group (a dict of named configs)."""
     if not cfg:
         return []
     out = []
     for name, sub in cfg.items():
         if isinstance(sub, DictConfig) and "_target_" in sub:
-            out.append(hydra.utils.instantiate(sub))
+            kwargs = {}
+            if sub._target_.endswith("WandbLogger") and sub.get("id") is None and output_dir is not None:
+                kwargs = {"id": stable_run_id(output_dir), "resume": "allow"}
+            out.append(hydra.utils.instantiate(sub, **kwargs))
         elif sub is not None:
             raise ValueError(f"config entry '{name}' has no _target_")
     return out
