@@ -61,6 +61,7 @@ def score_test_split(
         sample=getattr(net, "sample_proba", None),
         val_examples=datamodule.splits.get("val"),
         abstainer=components.abstainer,
+        attack=components.attack,
     )
     write_jsonl_atomic(Path(cfg.paths.output_dir) / "per_example.jsonl", rows)
     return metrics

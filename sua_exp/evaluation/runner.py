@@ -16,6 +16,7 @@ metric from a saved run without a forward pass.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ from sua_exp import core
 from sua_exp.data.classification import ClassificationExample
 from sua_exp.evaluation.calibration import calibration_metrics
 from sua_exp.evaluation.failure_detection import failure_detection_metrics
-from sua_exp.evaluation.robustness import robustness_metrics
+from sua_exp.evaluation.robustness import attack_success_rate, robustness_metrics
 from sua_exp.evaluation.selective import selective_metrics
 from sua_exp.scores import ScoreSuite, ScoringInputs
 
@@ -71,6 +72,13 @@ class EvaluationTensors:
     p_score_seen: Tensor  # [N, M, K] scoring neighbourhood of x'
     mc_clean: Tensor | None = None  # [N, T, K] MC-dropout samples on x
     mc_seen: Tensor | None = None  # [N, T, K] MC-dropout samples on x'
+    p_adv: Tensor | None = None  # [N, K] on the attacked input x_adv (adversarial condition)
+    p_score_adv: Tensor | None = None  # [N, M, K] scoring neighbourhood of x_adv
+    attack_skipped: Tensor | None = None  # [N] bool: wrong before the attack, so not attacked
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        return ("clean", "perturbed", "worst") + (("adversarial",) if self.p_adv is not None else ())
 
     @property
     def p_seen(self) -> Tensor:
@@ -79,6 +87,8 @@ class EvaluationTensors:
     def inputs(self, condition: str) -> ScoringInputs:
         if condition == "perturbed":
             return ScoringInputs(self.p_seen, self.p_score_seen, self.mc_seen)
+        if condition == "adversarial":
+            return ScoringInputs(self.p_adv, self.p_score_adv)
         return ScoringInputs(self.p_clean, self.p_score_clean, self.mc_clean)
 
     def errors(self, condition: str) -> Tensor:
@@ -86,6 +96,8 @@ class EvaluationTensors:
             return self.p_clean.argmax(-1) != self.labels
         if condition == "perturbed":
             return self.p_seen.argmax(-1) != self.labels
+        if condition == "adversarial":
+            return self.p_adv.argmax(-1) != self.labels
         if condition == "worst":
             wrong_view = (self.p_fail.argmax(-1) != self.labels.unsqueeze(1)).any(dim=1)
             return self.errors("clean") | wrong_view
@@ -169,7 +181,13 @@ def compute_metrics(t: EvaluationTensors, suite: ScoreSuite, cert_t: float = 0.1
     metrics.update(robustness_metrics(t.p_clean.argmax(-1), t.p_fail.argmax(-1), t.labels))
     metrics.update(calibration_metrics(t.p_clean, t.labels, "clean"))
     metrics.update(calibration_metrics(t.p_seen, t.labels, "perturbed"))
-    for condition in ("clean", "perturbed", "worst"):
+    if t.p_adv is not None:
+        metrics["task/acc/adversarial"] = 1.0 - t.errors("adversarial").double().mean().item()
+        attacked = ~t.attack_skipped
+        metrics["rob/asr"] = attack_success_rate(
+            ~t.errors("clean")[attacked], ~t.errors("adversarial")[attacked]
+        )
+    for condition in t.conditions:
         inputs = t.inputs("clean" if condition == "worst" else condition)
         cond_metrics = _condition_metrics(suite, inputs, t.errors(condition), condition)
         metrics.update(cond_metrics)
@@ -196,9 +214,10 @@ def per_example_rows(
     suite: ScoreSuite,
     perturbation_name: str,
     seeds: EvaluationSeeds,
+    x_adv: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One JSON row per example: the tensors (so metrics can be recomputed) plus readable stats."""
-    stats = {c: suite.statistics(t.inputs(c)) for c in ("clean", "perturbed")}
+    stats = {c: suite.statistics(t.inputs(c)) for c in t.conditions if c != "worst"}
     probs = {"clean": t.p_clean, "perturbed": t.p_seen}
     views = {"clean": t.p_score_clean, "perturbed": t.p_score_seen}
     samples = {"clean": t.mc_clean, "perturbed": t.mc_seen}
@@ -222,6 +241,17 @@ def per_example_rows(
             "failure_seed": seeds.failure,
             "score_seed": seeds.score,
         }
+        if t.p_adv is not None:
+            pred = int(t.p_adv[i].argmax())
+            row["adversarial"] = {
+                "text": x_adv[i],
+                "probs": t.p_adv[i],
+                "pred": pred,
+                "correct": pred == int(t.labels[i]),
+                "skipped": bool(t.attack_skipped[i]),
+                "view_probs": t.p_score_adv[i],
+                **{k: float(v[i]) for k, v in stats["adversarial"].items()},
+            }
         rows.append(row)
     return rows
 
@@ -235,6 +265,7 @@ def tensors_from_rows(rows: Sequence[dict[str, Any]]) -> EvaluationTensors:
         return torch.stack([torch.as_tensor(get(r), dtype=torch.float32) for r in rows])
 
     has_mc = "sample_probs" in rows[0]["clean"]
+    has_adv = "adversarial" in rows[0]
     p_seen = stack(lambda r: r["perturbed"]["probs"])
     p_fail = stack(lambda r: r["worst"]["failure_view_probs"])
     if not torch.allclose(p_fail[:, 0], p_seen):
@@ -247,6 +278,9 @@ def tensors_from_rows(rows: Sequence[dict[str, Any]]) -> EvaluationTensors:
         p_score_seen=stack(lambda r: r["perturbed"]["view_probs"]),
         mc_clean=stack(lambda r: r["clean"]["sample_probs"]) if has_mc else None,
         mc_seen=stack(lambda r: r["perturbed"]["sample_probs"]) if has_mc else None,
+        p_adv=stack(lambda r: r["adversarial"]["probs"]) if has_adv else None,
+        p_score_adv=stack(lambda r: r["adversarial"]["view_probs"]) if has_adv else None,
+        attack_skipped=torch.tensor([r["adversarial"]["skipped"] for r in rows]) if has_adv else None,
     )
 
 
@@ -282,6 +316,33 @@ def _calibration_inputs(
     return ScoringInputs(p[:, 0], p[:, 1:], mc), p[:, 0].argmax(-1) != labels
 
 
+def _attack_condition(
+    predict: ProbaFn,
+    examples: Sequence[ClassificationExample],
+    tensors: EvaluationTensors,
+    attack: Any,
+    perturbation: Any,
+    suite: ScoreSuite,
+    seeds: EvaluationSeeds,
+) -> tuple[EvaluationTensors, list[str]]:
+    """The adversarial condition: the model sees x_adv found by the attack (x itself when the input
+    was already wrong or the attack failed); the scoring neighbourhood is built from x_adv."""
+    results = []
+    for ex in examples:  # one call per input: a text pair stays fixed while its claim is attacked
+        pair = ex.text_pair
+
+        def proba(texts: list[str], pair: str | None = pair) -> Tensor:
+            return predict(texts, [pair] * len(texts) if pair is not None else None)
+
+        results.extend(attack.attack([ex.text], [ex.label], proba))
+    x_adv = [r.attacked if r.success else r.original for r in results]
+    pairs = [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None
+    nb = perturbation.neighbourhood(x_adv, suite.num_views, seed=seeds.score)
+    p = _predict_grid(predict, [[t, *views] for t, views in zip(x_adv, nb, strict=True)], pairs)
+    skipped = torch.tensor([r.skipped for r in results])
+    return dataclasses.replace(tensors, p_adv=p[:, 0], p_score_adv=p[:, 1:], attack_skipped=skipped), x_adv
+
+
 def evaluate_classification(
     predict: ProbaFn,
     examples: Sequence[ClassificationExample],
@@ -293,6 +354,7 @@ def evaluate_classification(
     sample: SampleFn | None = None,
     val_examples: Sequence[ClassificationExample] | None = None,
     abstainer: Any | None = None,
+    attack: Any | None = None,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Score every example in the clean, perturbed and worst conditions.
 
@@ -322,6 +384,9 @@ def evaluate_classification(
         failure_views,
         sample,
     )
+    x_adv = None
+    if attack is not None:
+        tensors, x_adv = _attack_condition(predict, examples, tensors, attack, perturbation, suite, seeds)
     metrics = compute_metrics(tensors, suite, cert_t=cert_t)
     if abstainer is not None:
         abstainer.fit(suite.scores(cal_inputs)[abstainer.score], cal_errors)
@@ -330,4 +395,4 @@ def evaluate_classification(
             report = abstainer.report(test_scores, tensors.errors(condition))
             metrics.update({f"{k}/{condition}": v for k, v in report.items()})
     name = getattr(perturbation, "name", type(perturbation).__name__)
-    return metrics, per_example_rows(examples, tensors, x_seen, suite, name, seeds)
+    return metrics, per_example_rows(examples, tensors, x_seen, suite, name, seeds, x_adv)

@@ -73,6 +73,18 @@ class SUAModule(L.LightningModule):
             all_texts += self.train_perturbation(texts, view=view, seed=self.global_step * 1000 + view)
         return all_texts, (list(pairs) * (m + 1) if pairs is not None else None)
 
+    def _embedding_views(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
+        """Clean logits and M embedding-space views (Gaussian or PGD/FGSM on input embeddings)."""
+        enc = {
+            k: v.to(self.device) for k, v in self.net.tokenize(batch["texts"], batch["text_pairs"]).items()
+        }
+        logits = self.net(**enc)
+        views = [
+            self.train_perturbation.view_logits(self.net, enc, logits, seed=self.global_step * 1000 + m)
+            for m in range(self.loss_fn.num_views)
+        ]
+        return logits, torch.stack(views, dim=1)
+
     def _valid_mask(self, batch: dict[str, Any], logits: Tensor) -> Tensor | None:
         """[B, K] True on the valid labels of ambiguous examples (None when the batch has none)."""
         valid = batch.get("valid_labels")
@@ -85,13 +97,21 @@ class SUAModule(L.LightningModule):
         return mask
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        texts, pairs = self._views(batch)
-        logits = self(texts, pairs)
+        self.loss_fn.set_progress(self.global_step)  # lambda warm-up
         b = len(batch["texts"])
-        view_logits = (
-            logits[b:].view(self.loss_fn.num_views, b, -1).transpose(0, 1) if logits.shape[0] > b else None
+        if getattr(self.train_perturbation, "space", None) == "embedding" and self.loss_fn.num_views:
+            logits, view_logits = self._embedding_views(batch)
+        else:
+            texts, pairs = self._views(batch)
+            logits = self(texts, pairs)  # clean and text-level views share one forward
+            view_logits = (
+                logits[b:].view(self.loss_fn.num_views, b, -1).transpose(0, 1)
+                if logits.shape[0] > b
+                else None
+            )
+        terms = self.loss_fn(
+            logits[:b], batch["labels"], view_logits, valid_mask=self._valid_mask(batch, logits)
         )
-        terms = self.loss_fn(logits[:b], batch["labels"], view_logits)
         loss = terms["loss"]
         if not torch.isfinite(loss):
             raise FloatingPointError(

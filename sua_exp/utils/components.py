@@ -20,6 +20,7 @@ class EvalComponents:
     perturbation: Any
     suite: ScoreSuite
     abstainer: Any | None
+    attack: Any | None = None
 
 
 def build_eval_components(cfg: DictConfig) -> EvalComponents:
@@ -32,4 +33,5 @@ def build_eval_components(cfg: DictConfig) -> EvalComponents:
             raise ValueError(f"abstain.score '{abstainer.score}' is not one of {SCORE_NAMES}")
         if abstainer.score in ("self_consistency", "mutual_info") and not suite.mc_samples:
             raise ValueError(f"abstain.score '{abstainer.score}' needs score.mc_samples >= 2")
-    return EvalComponents(perturbation, suite, abstainer)
+    attack = hydra.utils.instantiate(cfg.attack) if cfg.get("attack") else None
+    return EvalComponents(perturbation, suite, abstainer, attack)

@@ -134,3 +134,29 @@ def test_sampling_scores_hand_values():
     same = torch.tensor([[[0.7, 0.3]] * 3])
     assert core.mutual_information(same).item() == pytest.approx(0.0, abs=1e-7)
     assert not math.isnan(core.mutual_information(torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])).item())
+
+
+def test_adversarial_condition_with_the_greedy_attack(data_dir):
+    from sua_exp.perturb import GreedyWordSubstitution
+
+    attack = GreedyWordSubstitution(wordnet_dir=str(data_dir / "lexicon" / "wordnet"), max_queries=50)
+
+    def synonym_sensitive(texts, pairs=None):  # "good" and its synonyms push class 1 differently
+        p1 = torch.tensor([0.8 if "good" in t.split() else 0.3 for t in texts])
+        return torch.stack([1 - p1, p1], dim=-1)
+
+    examples = [
+        ClassificationExample(id=f"a{i}", text=f"we had a good day at the park number {i}", label=1)
+        for i in range(6)
+    ]
+    examples += [ClassificationExample(id="w", text="a bad day", label=1)]  # already wrong: skipped
+    suite = ScoreSuite(num_views=2, alpha=1.0)
+    metrics, rows = evaluate_classification(
+        synonym_sensitive, examples, WordDeletion(rate=0.3), suite, seed=0, attack=attack
+    )
+    assert metrics["rob/asr"] == 1.0  # every correct input flipped by swapping "good" for a synonym
+    assert metrics["task/acc/adversarial"] == 0.0
+    assert "fd/auroc/u_sua/adversarial" in metrics
+    assert rows[-1]["adversarial"]["skipped"] and rows[0]["adversarial"]["text"] != examples[0].text
+    again = compute_metrics(tensors_from_rows(rows), suite)
+    assert again["rob/asr"] == metrics["rob/asr"]

@@ -16,20 +16,37 @@ from hydra.core.global_hydra import GlobalHydra
 
 def _run(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "1"}
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc
 
 
 def test_joblib_multirun_then_tables(tmp_path, data_dir):
     sweep = tmp_path / "sweep"
-    _run("sua_exp.train", "-m", "experiment=smoke", "hydra/launcher=local_parallel", "loss=ce,sua_tr", "seed=1,2",
-         "score.mc_samples=0", "extras.print_config=false", f"hydra.sweep.dir={sweep}")
+    _run(
+        "sua_exp.train",
+        "-m",
+        "experiment=smoke",
+        "hydra/launcher=local_parallel",
+        "loss=ce,sua_tr",
+        "seed=1,2",
+        "score.mc_samples=0",
+        "extras.print_config=false",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2", "3"]
     assert all((sweep / str(i) / "metrics.json").is_file() for i in range(4))
 
     out = tmp_path / "tables"
-    _run("sua_exp.tables", f"runs={sweep}", f"output_dir={out}", "seeds_min=2", f"hydra.run.dir={tmp_path / 'tables_run'}")
+    _run(
+        "sua_exp.tables",
+        f"runs={sweep}",
+        f"output_dir={out}",
+        "seeds_min=2",
+        f"hydra.run.dir={tmp_path / 'tables_run'}",
+    )
     for stem in ("table1_failure_detection", "table2_objectives", "table3_ambiguity", "table4_abstention"):
         for ext in ("md", "tex", "csv"):
             assert (out / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
@@ -46,8 +63,14 @@ def test_joblib_multirun_then_tables(tmp_path, data_dir):
 
 def test_ddp_sim_writes_one_run_dir_with_one_metrics_file(tmp_path, data_dir):
     run_dir = tmp_path / "ddp"
-    _run("sua_exp.train", "experiment=smoke", "trainer=ddp_sim", "score.mc_samples=0", "extras.print_config=false",
-         f"hydra.run.dir={run_dir}")
+    _run(
+        "sua_exp.train",
+        "experiment=smoke",
+        "trainer=ddp_sim",
+        "score.mc_samples=0",
+        "extras.print_config=false",
+        f"hydra.run.dir={run_dir}",
+    )
     assert len(list(tmp_path.rglob("metrics.json"))) == 1
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["eval/num_examples"] == 100
@@ -58,7 +81,9 @@ def test_ddp_sim_writes_one_run_dir_with_one_metrics_file(tmp_path, data_dir):
 def test_launchers_compose(launcher):
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        cfg = compose("train", overrides=[f"hydra/launcher={launcher}", "trainer=multinode"], return_hydra_config=True)
+        cfg = compose(
+            "train", overrides=[f"hydra/launcher={launcher}", "trainer=multinode"], return_hydra_config=True
+        )
     assert "_target_" in cfg.hydra.launcher
     if launcher == "slurm_gpu":
         from omegaconf import OmegaConf

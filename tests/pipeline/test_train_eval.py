@@ -179,3 +179,30 @@ def test_readme_low_level_api_example_runs_as_written(capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "'sensitivity': 0.35" in out and "'u_sua': 0.469" in out
+
+
+@pytest.mark.parametrize("view", ["embedding/gaussian", "embedding/pgd"])
+def test_sua_tr_with_embedding_space_views(view, tmp_path, data_dir):
+    from sua_exp.train import train
+
+    cfg = compose_config(
+        "train",
+        [
+            "model=tiny",
+            "logger=csv",
+            "loss=sua_tr",
+            "+model.train_perturbation={}",
+            "+trainer.fast_dev_run=2",
+            "score.num_views=2",
+            "score.mc_samples=0",
+            "data.max_test_samples=20",
+            "data.max_val_samples=40",
+        ],
+        output_dir=tmp_path,
+    )
+    from omegaconf import OmegaConf, open_dict
+
+    with open_dict(cfg):
+        cfg.model.train_perturbation = OmegaConf.load(ROOT / "conf" / "perturbation" / f"{view}.yaml")
+    metrics = train(cfg)
+    assert metrics["train/loss/consistency_epoch"] > 0.0  # the embedding views really differ from clean
