@@ -81,3 +81,19 @@ def test_rdrop_style_views_are_unperturbed_copies_with_their_own_dropout():
     module.training_step(BATCH, 0)
     clean, view = loss.seen["logits"], loss.seen["view_logits"][:, 0]
     assert not torch.allclose(clean, view)  # same text, different dropout masks
+
+
+def test_batched_dedup_scoring_equals_the_straightforward_path():
+    """Length-sorted, deduplicated batches give the numbers of one forward per text (1e-5)."""
+    torch.manual_seed(0)
+    net = TextClassifier(num_labels=3, config=TINY, tokenizer="all-MiniLM-L6-v2").eval()
+    texts = ["short", "a much longer headline about nothing at all", "short", "mid length text here", ""] * 3
+    fast = net.predict_proba(texts, batch_size=4)
+    with torch.no_grad():
+        slow = torch.cat([net.logits_for([t]).softmax(-1) for t in texts])
+    assert torch.allclose(fast, slow, atol=1e-5)
+    pairs = ["evidence one", "evidence two", "evidence one", "x", "y"] * 3
+    fast = net.predict_proba(texts, pairs, batch_size=3)
+    with torch.no_grad():
+        slow = torch.cat([net.logits_for([t], [p]).softmax(-1) for t, p in zip(texts, pairs, strict=True)])
+    assert torch.allclose(fast, slow, atol=1e-5)
