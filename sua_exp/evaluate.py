@@ -62,6 +62,7 @@ def score_test_split(
         val_examples=datamodule.splits.get("val"),
         abstainer=components.abstainer,
         attack=components.attack,
+        ambiguous_examples=components.ambiguous(datamodule),
     )
     write_jsonl_atomic(Path(cfg.paths.output_dir) / "per_example.jsonl", rows)
     return metrics

@@ -75,7 +75,9 @@ class AmbiguityLabels:
     @classmethod
     def from_examples(cls, examples: Sequence[MultipleChoiceExample]) -> AmbiguityLabels:
         info = [ambiguity_info(ex) for ex in examples]
-        conditioned = [("context_condition" in ex.meta) or ("label_is_ambiguous" in ex.meta) for ex in examples]
+        conditioned = [
+            ("context_condition" in ex.meta) or ("label_is_ambiguous" in ex.meta) for ex in examples
+        ]
         return cls(
             ambiguous=torch.tensor([a for a, _ in info], dtype=torch.bool),
             unknown=torch.tensor([-1 if u is None else u for _, u in info], dtype=torch.long),
@@ -84,7 +86,12 @@ class AmbiguityLabels:
 
 
 def ambiguity_metrics(
-    probs: Tensor, labels: Tensor, num_classes: Tensor, amb: AmbiguityLabels, tau_c: float = 0.9, suffix: str = ""
+    probs: Tensor,
+    labels: Tensor,
+    num_classes: Tensor,
+    amb: AmbiguityLabels,
+    tau_c: float = 0.9,
+    suffix: str = "",
 ) -> dict[str, float]:
     """`amb/*` and `task/acc/{ambig,disambig}` for padded probs [N, K] (see the module docstring)."""
     if not 0.0 < tau_c <= 1.0:
@@ -92,7 +99,10 @@ def ambiguity_metrics(
     out: dict[str, float] = {}
     correct = probs.argmax(-1) == labels
     if amb.conditioned.any():
-        for name, rows in (("ambig", amb.ambiguous & amb.conditioned), ("disambig", ~amb.ambiguous & amb.conditioned)):
+        for name, rows in (
+            ("ambig", amb.ambiguous & amb.conditioned),
+            ("disambig", ~amb.ambiguous & amb.conditioned),
+        ):
             if rows.any():
                 out[f"task/acc/{name}{suffix}"] = correct[rows].double().mean().item()
     rows = amb.ambiguous & (amb.unknown >= 0)
@@ -270,7 +280,9 @@ def recompute_mc_metrics(
 ) -> dict[str, float]:
     """All metrics from a saved multiple-choice `per_example.jsonl`: no forward pass."""
     if suite.needs_alpha_fit:
-        raise ValueError("recompute needs a numeric score.alpha (the fitted value is in metrics.json: score/alpha)")
+        raise ValueError(
+            "recompute needs a numeric score.alpha (the fitted value is in metrics.json: score/alpha)"
+        )
     rows = read_per_example(path)
     base = tensors_from_rows(rows)
     fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(EvaluationTensors)}

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from sua_exp import core
 from sua_exp.data.classification import ClassificationExample
+from sua_exp.evaluation.ambiguity import ambiguity_metrics, collapse_errors
 from sua_exp.evaluation.calibration import calibration_metrics
 from sua_exp.evaluation.failure_detection import failure_detection_metrics
 from sua_exp.evaluation.robustness import attack_success_rate, robustness_metrics
@@ -343,6 +344,30 @@ def _attack_condition(
     return dataclasses.replace(tensors, p_adv=p[:, 0], p_score_adv=p[:, 1:], attack_skipped=skipped), x_adv
 
 
+def _ambiguous_condition(
+    predict: ProbaFn,
+    examples: Sequence[ClassificationExample],
+    perturbation: Any,
+    suite: ScoreSuite,
+    seeds: EvaluationSeeds,
+    tau_c: float,
+) -> dict[str, float]:
+    """The ambiguous condition: inputs with >= 2 valid labels; failure = collapse or an answer
+    outside the valid set. Reports `amb/...` and `fd/<metric>/<score>/ambiguous`."""
+    texts = [ex.text for ex in examples]
+    pairs = [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None
+    nb = perturbation.neighbourhood(texts, suite.num_views, seed=seeds.score)
+    p = _predict_grid(predict, [[t, *views] for t, views in zip(texts, nb, strict=True)], pairs)
+    valid = torch.zeros(len(examples), p.shape[-1], dtype=torch.bool)
+    for i, ex in enumerate(examples):
+        valid[i, list(ex.valid_labels or ())] = True
+    errors = collapse_errors(p[:, 0], valid, tau_c)
+    metrics = ambiguity_metrics(p[:, 0], valid, tau_c)
+    metrics.update(_condition_metrics(suite, ScoringInputs(p[:, 0], p[:, 1:]), errors, "ambiguous"))
+    metrics["amb/tau_c"] = tau_c
+    return metrics
+
+
 def evaluate_classification(
     predict: ProbaFn,
     examples: Sequence[ClassificationExample],
@@ -355,6 +380,8 @@ def evaluate_classification(
     val_examples: Sequence[ClassificationExample] | None = None,
     abstainer: Any | None = None,
     attack: Any | None = None,
+    ambiguous_examples: Sequence[ClassificationExample] | None = None,
+    tau_c: float = 0.9,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Score every example in the clean, perturbed and worst conditions.
 
@@ -394,5 +421,7 @@ def evaluate_classification(
             test_scores = suite.scores(tensors.inputs(condition))[abstainer.score]
             report = abstainer.report(test_scores, tensors.errors(condition))
             metrics.update({f"{k}/{condition}": v for k, v in report.items()})
+    if ambiguous_examples:
+        metrics.update(_ambiguous_condition(predict, ambiguous_examples, perturbation, suite, seeds, tau_c))
     name = getattr(perturbation, "name", type(perturbation).__name__)
     return metrics, per_example_rows(examples, tensors, x_seen, suite, name, seeds, x_adv)

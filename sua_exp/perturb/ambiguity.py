@@ -239,3 +239,21 @@ def read_disambiguation_qa_ambiguous(data_dir: str | os.PathLike | None = None) 
     """Rows of ``qa_mc/disambiguation_qa.jsonl`` with ``meta.label_is_ambiguous`` true."""
     path = _qa_file(data_dir, DISAMBIGUATION_QA_FILE)
     return [o for _, o in iter_jsonl(path) if (o.get("meta") or {}).get("label_is_ambiguous") is True]
+
+
+class AmbiguousSet:
+    """Builds the ambiguous evaluation inputs of a run from its datamodule's test split:
+    `mixtures` joins of two inputs with different labels (valid set = both labels), plus the test
+    examples that already carry `valid_labels`. Configured in `conf/ambiguity/`."""
+
+    def __init__(self, mixtures: int = 300, seed: int = 0, joiner: str = " ") -> None:
+        if mixtures < 0:
+            raise ValueError(f"ambiguity.mixtures must be >= 0, got {mixtures}")
+        self.mixtures, self.seed, self.joiner = int(mixtures), int(seed), joiner
+
+    def __call__(self, datamodule) -> list[ClassificationExample]:
+        test = datamodule.splits["test"]
+        given = [ex for ex in test if ex.valid_labels and len(ex.valid_labels) >= 2]
+        mixable = all(ex.text_pair is None for ex in test)  # claim/evidence pairs cannot be joined
+        n = min(self.mixtures, len(test) // 2) if mixable else 0
+        return given + (mix_pairs(test, n, seed=self.seed, joiner=self.joiner) if n else [])

@@ -21,6 +21,11 @@ class EvalComponents:
     suite: ScoreSuite
     abstainer: Any | None
     attack: Any | None = None
+    ambiguity: Any | None = None
+
+    def ambiguous(self, datamodule: Any) -> list | None:
+        """The ambiguous evaluation inputs built by the `ambiguity` config from the test split."""
+        return self.ambiguity(datamodule) if self.ambiguity is not None else None
 
 
 def build_eval_components(cfg: DictConfig) -> EvalComponents:
@@ -34,4 +39,5 @@ def build_eval_components(cfg: DictConfig) -> EvalComponents:
         if abstainer.score in ("self_consistency", "mutual_info") and not suite.mc_samples:
             raise ValueError(f"abstain.score '{abstainer.score}' needs score.mc_samples >= 2")
     attack = hydra.utils.instantiate(cfg.attack) if cfg.get("attack") else None
-    return EvalComponents(perturbation, suite, abstainer, attack)
+    ambiguity = hydra.utils.instantiate(cfg.ambiguity) if cfg.get("ambiguity") else None
+    return EvalComponents(perturbation, suite, abstainer, attack, ambiguity)

@@ -160,3 +160,30 @@ def test_adversarial_condition_with_the_greedy_attack(data_dir):
     assert rows[-1]["adversarial"]["skipped"] and rows[0]["adversarial"]["text"] != examples[0].text
     again = compute_metrics(tensors_from_rows(rows), suite)
     assert again["rob/asr"] == metrics["rob/asr"]
+
+
+def test_ambiguity_metrics_hand_values():
+    from sua_exp.evaluation.ambiguity import ambiguity_metrics, collapse_errors
+
+    probs = torch.tensor([[0.95, 0.05, 0.0], [0.5, 0.5, 0.0], [0.1, 0.1, 0.8]])
+    valid = torch.tensor([[True, True, False]] * 3)
+    m = ambiguity_metrics(probs, valid, tau_c=0.9)
+    assert m["amb/collapse_rate"] == pytest.approx(1 / 3)
+    assert m["amb/mass_on_valid"] == pytest.approx((1.0 + 1.0 + 0.2) / 3)
+    expected_gap = (3 * math.log(2) - (core.entropy(probs).sum().item())) / 3
+    assert m["amb/entropy_gap"] == pytest.approx(expected_gap, rel=1e-6)
+    assert collapse_errors(probs, valid).tolist() == [True, False, True]  # collapse; fine; outside V
+    assert m["amb/js_to_human"] == pytest.approx(core.js_divergence(valid.float() / 2, probs).mean().item())
+
+
+def test_ambiguous_condition_on_mixtures():
+    from sua_exp.perturb.ambiguity import mix_pairs
+
+    mixtures = mix_pairs(EXAMPLES, 20, seed=0)
+    suite = ScoreSuite(num_views=2, alpha=1.0)
+    metrics, _ = evaluate_classification(
+        length_model, EXAMPLES, WordDeletion(rate=0.3), suite, seed=0, ambiguous_examples=mixtures
+    )
+    assert metrics["amb/num_examples"] == 20
+    assert 0.0 <= metrics["amb/collapse_rate"] <= 1.0
+    assert "fd/auroc/u_sua/ambiguous" in metrics

@@ -206,3 +206,22 @@ def test_sua_tr_with_embedding_space_views(view, tmp_path, data_dir):
         cfg.model.train_perturbation = OmegaConf.load(ROOT / "conf" / "perturbation" / f"{view}.yaml")
     metrics = train(cfg)
     assert metrics["train/loss/consistency_epoch"] > 0.0  # the embedding views really differ from clean
+
+
+def test_table3_smoke_reports_ambiguity_collapse(tmp_path, data_dir):
+    from sua_exp.train import train
+
+    cfg = compose_config(
+        "train",
+        [
+            "experiment=table3_ambiguity",
+            "size=smoke",
+            "score.mc_samples=0",
+            "ambiguity.mixtures=30",
+            "+trainer.fast_dev_run=2",
+        ],
+        output_dir=tmp_path,
+    )
+    metrics = train(cfg)
+    assert metrics["amb/num_examples"] == 30
+    assert {"amb/collapse_rate", "amb/mass_on_valid", "amb/js_to_human", "amb/entropy_gap"} <= metrics.keys()
