@@ -147,3 +147,62 @@ def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path):
         "metrics.json",
         "per_example.jsonl",
     ]  # no temp leftovers
+
+
+def test_checkpoints_load_weights_only(tmp_path):
+    """A checkpoint that smuggles a pickled callable is refused, not executed."""
+    from sua_exp.evaluate import load_net_weights
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": Evil()}, path)
+    with pytest.raises(Exception, match="[Ww]eights only load failed|Unsupported global"):
+        load_net_weights(torch.nn.Linear(2, 2), path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_failed_sweep_job_keeps_other_jobs_and_is_reported(tmp_path, data_dir):
+    sweep = tmp_path / "sweep"
+    env = _env()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sua_exp.train",
+            "-m",
+            *TINY_RUN,
+            "trainer.max_epochs=1",
+            "score.num_views=2,0",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode != 0 and "score.num_views must be >= 1" in proc.stderr
+    assert (sweep / "0" / "metrics.json").is_file()  # the finished job is untouched
+    assert not (sweep / "1" / "metrics.json").exists()
+    out = tmp_path / "tables"
+    rep = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sua_exp.tables",
+            f"runs={sweep}",
+            f"output_dir={out}",
+            f"hydra.run.dir={tmp_path / 'tables_run'}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rep.returncode == 0, rep.stderr[-2000:]
+    table = (out / "table2_objectives.md").read_text()
+    assert "Missing or failed runs" in table and str(sweep / "1") in table
