@@ -15,7 +15,14 @@ model *collapses* when it puts >= `tau_c` of its mass on one answer of `V`. Keys
 `/perturbed` for x'): `amb/collapse_rate`, `amb/mass_on_unknown`, `amb/mass_on_valid` (mass on
 `V`), `amb/entropy_gap` (mean `log|V| - H`, nats), `amb/num_examples`, `amb/tau_c`, plus
 `task/acc/ambig`, `task/acc/disambig` and `fd/.../ambiguous` (failure detection on the ambiguous
-inputs alone). Data without ambiguity annotations gets none of these keys.
+inputs alone; failure = not choosing the unknown option). Data without ambiguity annotations gets
+none of these keys.
+
+Relation to `sua_exp.evaluation.ambiguity` (mixtures of classification inputs): same key names and
+the same `mass_on_valid` / `entropy_gap = log|V| - H` formulas. Two deliberate differences for
+these data: a collapse is counted on `V` only (a confident "unknown" is the correct answer, not a
+collapse onto one reading), and there is no `amb/js_to_human`, since BBQ has no human label
+distribution (DESIGN: "JS(q, p) where q exists").
 """
 
 from __future__ import annotations

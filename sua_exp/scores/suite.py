@@ -28,11 +28,15 @@ DEFAULT_ALPHA_GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 @dataclass(frozen=True)
 class ScoringInputs:
     """p(.|x) [N, K] for the input the model sees, its neighbourhood's p(.|x~) [N, M, K], and
-    T stochastic predictions [N, T, K] (MC-dropout) when sampling scores are wanted."""
+    T stochastic predictions [N, T, K] (MC-dropout) when sampling scores are wanted.
+
+    `num_classes` [N] is the per-row answer-set size K(x) of padded distributions (e.g. multiple
+    choice with 2-5 options padded with zeros to K); `Hn` then divides by log K(x), not log K."""
 
     probs: Tensor
     view_probs: Tensor | None = None
     sample_probs: Tensor | None = None
+    num_classes: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ class ScoreSuite:
         p = inputs.probs
         stats = {
             "H": core.entropy(p),
-            "Hn": core.normalized_entropy(p),
+            "Hn": core.normalized_entropy(p, inputs.num_classes),
             "msp": core.max_prob(p),
             "margin": core.margin(p),
         }
@@ -127,7 +131,7 @@ class ScoreSuite:
 
         if inputs.view_probs is None:
             raise ValueError("fitting score.alpha needs the scoring neighbourhood (view_probs)")
-        hn = core.normalized_entropy(inputs.probs)
+        hn = core.normalized_entropy(inputs.probs, inputs.num_classes)
         s = core.sensitivity(
             inputs.probs, inputs.view_probs, divergence=self.divergence, aggregation=self.aggregation
         )
