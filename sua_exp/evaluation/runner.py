@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from sua_exp import core
 from sua_exp.data.classification import ClassificationExample
@@ -329,7 +330,7 @@ def _attack_condition(
     """The adversarial condition: the model sees x_adv found by the attack (x itself when the input
     was already wrong or the attack failed); the scoring neighbourhood is built from x_adv."""
     results = []
-    for ex in examples:  # one call per input: a text pair stays fixed while its claim is attacked
+    for ex in tqdm(examples, desc="attacking", leave=False):  # a text pair stays fixed; its claim is attacked
         pair = ex.text_pair
 
         def proba(texts: list[str], pair: str | None = pair) -> Tensor:

@@ -86,3 +86,13 @@ def test_small_groups_instantiate(group, tmp_path, data_dir):
                 assert hydra.utils.instantiate(sub) is not None
         else:
             assert hydra.utils.instantiate(node) is not None
+
+
+def test_tensorboard_and_csv_loggers_write_files(tmp_path):
+    for option, pattern in (("tensorboard", "events.out.tfevents*"), ("csv", "metrics.csv")):
+        cfg = compose_config("train", [f"logger={option}"], output_dir=tmp_path / option)
+        (logger,) = [hydra.utils.instantiate(sub) for sub in cfg.logger.values()]
+        logger.log_metrics({"task/acc/clean": 0.5}, step=0)
+        logger.save()
+        logger.finalize("success")
+        assert list((tmp_path / option).rglob(pattern)), option
