@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from sua_exp.data.sources import project_root
 from sua_exp.evaluation.runner import evaluate_classification, recompute_metrics
 from sua_exp.utils.components import EvalComponents, build_eval_components
-from sua_exp.utils.io import write_json_atomic, write_jsonl_atomic
+from sua_exp.utils.io import write_json_atomic
 from sua_exp.utils.runtime import apply_extras, run_metadata
 
 log = logging.getLogger("sua_exp")
@@ -52,7 +52,7 @@ def score_test_split(
 ) -> dict[str, float]:
     """The perturbation evaluation of DESIGN section 2 on the test split; writes per_example.jsonl."""
     components = components or build_eval_components(cfg)
-    metrics, rows = evaluate_classification(
+    metrics, _ = evaluate_classification(
         net.predict_proba,
         datamodule.splits["test"],
         components.perturbation,
@@ -63,8 +63,9 @@ def score_test_split(
         abstainer=components.abstainer,
         attack=components.attack,
         ambiguous_examples=components.ambiguous(datamodule),
+        rows_path=Path(cfg.paths.output_dir) / "per_example.jsonl",
+        chunk_size=cfg.get("eval_chunk_size") or 2048,
     )
-    write_jsonl_atomic(Path(cfg.paths.output_dir) / "per_example.jsonl", rows)
     return metrics
 
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from sua_exp.evaluation.failure_detection import failure_detection_metrics
 from sua_exp.evaluation.robustness import attack_success_rate, robustness_metrics
 from sua_exp.evaluation.selective import selective_metrics
 from sua_exp.scores import ScoreSuite, ScoringInputs
+from sua_exp.utils.io import atomic_open, write_rows
 
 ProbaFn = Callable[[list[str], list[str] | None], Tensor]
 SampleFn = Callable[[list[str], list[str] | None, int, int], Tensor]
@@ -300,6 +302,15 @@ def recompute_metrics(path: str | os.PathLike, suite: ScoreSuite, cert_t: float 
     return compute_metrics(tensors_from_rows(read_per_example(path)), suite, cert_t=cert_t)
 
 
+def _concatenate(parts: Sequence[EvaluationTensors]) -> EvaluationTensors:
+    """Join the tensors of consecutive chunks (fields that are None stay None)."""
+    fields = {}
+    for f in dataclasses.fields(EvaluationTensors):
+        values = [getattr(p, f.name) for p in parts]
+        fields[f.name] = None if values[0] is None else torch.cat(values)
+    return EvaluationTensors(**fields)
+
+
 def _calibration_inputs(
     predict: ProbaFn,
     examples: Sequence[ClassificationExample],
@@ -383,8 +394,15 @@ def evaluate_classification(
     attack: Any | None = None,
     ambiguous_examples: Sequence[ClassificationExample] | None = None,
     tau_c: float = 0.9,
+    rows_path: str | os.PathLike | None = None,
+    chunk_size: int = 2048,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Score every example in the clean, perturbed and worst conditions.
+
+    Examples go through in chunks of `chunk_size`; with `rows_path` the per-example rows are
+    streamed to that JSONL file (atomically, it appears when the evaluation completes) and the
+    returned row list is empty. Results do not depend on the chunk size, except MC-dropout
+    samples (one seeded dropout stream per chunk).
 
     `val_examples` is the calibration split: with `score.alpha: auto` alpha is fitted there, and
     an `abstainer` (sua_exp.abstain.Abstainer) fits its threshold there and reports realized
@@ -399,22 +417,28 @@ def evaluate_classification(
             predict, val_examples, perturbation, suite, seeds, sample
         )
         suite = suite.fit_alpha(cal_inputs, cal_errors)
-    labels = torch.tensor([ex.label for ex in examples], dtype=torch.long)
-    pairs = [ex.text_pair for ex in examples] if examples and examples[0].text_pair is not None else None
-    tensors, x_seen = run_forwards(
-        predict,
-        [ex.text for ex in examples],
-        labels,
-        perturbation,
-        suite,
-        seeds,
-        pairs,
-        failure_views,
-        sample,
-    )
-    x_adv = None
-    if attack is not None:
-        tensors, x_adv = _attack_condition(predict, examples, tensors, attack, perturbation, suite, seeds)
+    name = getattr(perturbation, "name", type(perturbation).__name__)
+    parts, rows = [], []
+    with ExitStack() as stack:
+        fh = stack.enter_context(atomic_open(rows_path)) if rows_path is not None else None
+        chunks = [examples[i : i + chunk_size] for i in range(0, len(examples), chunk_size)]
+        for chunk in tqdm(chunks, desc="evaluating chunks", leave=False, disable=len(chunks) < 2):
+            labels = torch.tensor([ex.label for ex in chunk], dtype=torch.long)
+            pairs = [ex.text_pair for ex in chunk] if chunk[0].text_pair is not None else None
+            texts = [ex.text for ex in chunk]
+            t, x_seen = run_forwards(
+                predict, texts, labels, perturbation, suite, seeds, pairs, failure_views, sample
+            )
+            x_adv = None
+            if attack is not None:
+                t, x_adv = _attack_condition(predict, chunk, t, attack, perturbation, suite, seeds)
+            chunk_rows = per_example_rows(chunk, t, x_seen, suite, name, seeds, x_adv)
+            if fh is not None:  # streamed: per-example memory does not grow with the dataset
+                write_rows(fh, chunk_rows)
+            else:
+                rows.extend(chunk_rows)
+            parts.append(t)
+        tensors = _concatenate(parts)
     metrics = compute_metrics(tensors, suite, cert_t=cert_t)
     if abstainer is not None:
         abstainer.fit(suite.scores(cal_inputs)[abstainer.score], cal_errors)
@@ -424,5 +448,4 @@ def evaluate_classification(
             metrics.update({f"{k}/{condition}": v for k, v in report.items()})
     if ambiguous_examples:
         metrics.update(_ambiguous_condition(predict, ambiguous_examples, perturbation, suite, seeds, tau_c))
-    name = getattr(perturbation, "name", type(perturbation).__name__)
-    return metrics, per_example_rows(examples, tensors, x_seen, suite, name, seeds, x_adv)
+    return metrics, rows

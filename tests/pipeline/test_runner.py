@@ -187,3 +187,22 @@ def test_ambiguous_condition_on_mixtures():
     assert metrics["amb/num_examples"] == 20
     assert 0.0 <= metrics["amb/collapse_rate"] <= 1.0
     assert "fd/auroc/u_sua/ambiguous" in metrics
+
+
+def test_chunked_streaming_evaluation_equals_one_pass(tmp_path):
+    import json
+
+    suite = ScoreSuite(num_views=3, alpha=1.0)
+    one, rows = evaluate_classification(length_model, EXAMPLES, WordDeletion(rate=0.3), suite, seed=4)
+    path = tmp_path / "per_example.jsonl"
+    chunked, streamed = evaluate_classification(
+        length_model, EXAMPLES, WordDeletion(rate=0.3), suite, seed=4, rows_path=path, chunk_size=7
+    )
+    assert streamed == []  # rows went to disk, not memory
+    assert chunked.keys() == one.keys()
+    for key in one:
+        assert chunked[key] == pytest.approx(one[key], abs=1e-9, nan_ok=True), key
+    on_disk = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["id"] for r in on_disk] == [r["id"] for r in rows]
+    assert on_disk[5]["perturbed"]["text"] == rows[5]["perturbed"]["text"]
+    assert on_disk[5]["clean"]["S"] == pytest.approx(rows[5]["clean"]["S"])
