@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from sua_exp.data import ClassificationDataModule
 from sua_exp.data.sources import project_root
 from sua_exp.evaluate import score_test_split
 from sua_exp.objectives.temperature import TemperatureScaling
@@ -28,7 +29,14 @@ CONF_DIR = str(project_root() / "conf")
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
     """Datamodule first (its label set sizes the network), then network + objective -> module."""
+    if "_target_" not in cfg.model:
+        raise ValueError(
+            "this model config has no LightningModule (_target_): it is an LLM for sua-llm-eval; "
+            "sua-train fine-tunes encoders (model=minilm or model=tiny)"
+        )
     datamodule = hydra.utils.instantiate(cfg.data)
+    if not isinstance(datamodule, ClassificationDataModule):
+        raise ValueError(f"data={cfg.data.get('name')} is multiple-choice QA: evaluate it with sua-llm-eval")
     datamodule.setup()
     net = hydra.utils.instantiate(cfg.model.net, num_labels=datamodule.num_labels)
     loss = hydra.utils.instantiate(cfg.loss) if cfg.get("loss") else None

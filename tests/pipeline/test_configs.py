@@ -96,3 +96,12 @@ def test_tensorboard_and_csv_loggers_write_files(tmp_path):
         logger.save()
         logger.finalize("success")
         assert list((tmp_path / option).rglob(pattern)), option
+
+
+@pytest.mark.parametrize(("override", "message"), [("model=smollm2", "sua-llm-eval"), ("data=bbq", "sua-llm-eval")])
+def test_llm_configs_point_sua_train_to_sua_llm_eval(override, message, tmp_path, data_dir):
+    from sua_exp.train import build
+
+    cfg = compose_config("train", [override], output_dir=tmp_path)
+    with pytest.raises(ValueError, match=message):
+        build(cfg)
