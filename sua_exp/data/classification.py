@@ -185,7 +185,70 @@ def collate_examples(batch: Sequence[ClassificationExample]) -> dict[str, Any]:
     }
 
 
-class ClassificationDataModule(L.LightningDataModule):
+class SplitDataModule(L.LightningDataModule):
+    """What every JSONL datamodule shares: train/val/test from files or from a deterministic split
+    by id, sample limits, and loaders whose shuffle replays exactly after a resume.
+
+    Subclasses implement `load_files(files) -> {split: examples}` and set `collate_fn`.
+    """
+
+    collate_fn = staticmethod(collate_examples)
+
+    def load_files(self, files: Mapping[str, str]) -> dict[str, list]:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        hp = self.hparams
+        files = {"train": hp.train_file, "val": hp.val_file, "test": hp.test_file}
+        loaded = self.load_files({name: file for name, file in files.items() if file is not None})
+        missing = [s for s in ("val", "test") if s not in loaded]
+        if missing:
+            if not hp.split:
+                raise DataError(f"data.split must give fractions for {missing}: only train_file was set")
+            parts = split_by_id(loaded["train"], dict(hp.split), seed=hp.split_seed)
+            for name in missing:
+                if name not in parts:
+                    raise DataError(f"data.split has no fraction for '{name}'")
+                loaded[name] = parts[name]
+            loaded["train"] = parts.get("train", [])  # no train fraction: evaluation-only data
+        limits = {"train": hp.max_train_samples, "val": hp.max_val_samples, "test": hp.max_test_samples}
+        self.splits = {
+            s: subsample(loaded[s], limits[s], seed=hp.split_seed) for s in ("train", "val", "test")
+        }
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        self.setup()
+        bs = self.hparams.batch_size if split == "train" else self.hparams.eval_batch_size
+        data = ExampleDataset(self.splits[split])
+        sampler = None
+        if shuffle:
+            sampler = EpochShuffleSampler(len(data), self.hparams.shuffle_seed)
+            # Lightning prefetches the first batch before it calls set_epoch; a resumed run starts
+            # at a later epoch, so the sampler must already know it here.
+            trainer = getattr(self, "trainer", None)
+            sampler.set_epoch(trainer.current_epoch if trainer is not None else 0)
+        return DataLoader(
+            data,
+            batch_size=bs,
+            sampler=sampler,
+            num_workers=self.hparams.num_workers,
+            collate_fn=self.collate_fn,
+            persistent_workers=self.hparams.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+
+class ClassificationDataModule(SplitDataModule):
     """Text classification from JSONL files in the schema of the shared data README.
 
     Either give `train_file`, `val_file` and `test_file`, or only `train_file` and a `split`
@@ -229,61 +292,15 @@ class ClassificationDataModule(L.LightningDataModule):
         assert self.labels is not None
         return len(self.labels)
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
+    def load_files(self, files: Mapping[str, str]) -> dict[str, list[ClassificationExample]]:
         hp = self.hparams
-        files = {"train": hp.train_file, "val": hp.val_file, "test": hp.test_file}
         loaded: dict[str, list[ClassificationExample]] = {}
         labels = self.labels
         for split_name, file in files.items():
-            if file is None:
-                continue
             path = resolve_data_file(file, hp.data_dir)
             loaded[split_name], found = load_classification_file(
                 path, labels, hp.text_field, hp.pair_field, hp.meta_filter
             )
             labels = labels or found  # later files are checked against the first file's labels
-        missing = [s for s in ("val", "test") if s not in loaded]
-        if missing:
-            if not hp.split:
-                raise DataError(f"data.split must give fractions for {missing}: only train_file was set")
-            parts = split_by_id(loaded["train"], dict(hp.split), seed=hp.split_seed)
-            for name in ["train", *missing]:
-                if name not in parts:
-                    raise DataError(f"data.split has no fraction for '{name}'")
-                loaded[name] = parts[name]
-        limits = {"train": hp.max_train_samples, "val": hp.max_val_samples, "test": hp.max_test_samples}
-        self.splits = {
-            s: subsample(loaded[s], limits[s], seed=hp.split_seed) for s in ("train", "val", "test")
-        }
         self.labels = labels
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        self.setup()
-        bs = self.hparams.batch_size if split == "train" else self.hparams.eval_batch_size
-        data = ExampleDataset(self.splits[split])
-        sampler = None
-        if shuffle:
-            sampler = EpochShuffleSampler(len(data), self.hparams.shuffle_seed)
-            # Lightning prefetches the first batch before it calls set_epoch; a resumed run starts
-            # at a later epoch, so the sampler must already know it here.
-            trainer = getattr(self, "trainer", None)
-            sampler.set_epoch(trainer.current_epoch if trainer is not None else 0)
-        return DataLoader(
-            data,
-            batch_size=bs,
-            sampler=sampler,
-            num_workers=self.hparams.num_workers,
-            collate_fn=collate_examples,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return loaded

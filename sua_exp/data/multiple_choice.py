@@ -24,19 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
-from sua_exp.data.classification import (
-    EpochShuffleSampler,
-    ExampleDataset,
-    _meta_matches,
-    _plain,
-    _unit_hash,
-    split_by_id,
-    subsample,
-)
+from sua_exp.data.classification import SplitDataModule, _meta_matches, _plain, _unit_hash
 from sua_exp.data.sources import DataError, iter_jsonl, resolve_data_file
 
 MAX_CHARS = 20_000  # questions/contexts are clipped here (as classification texts are)
@@ -214,7 +204,7 @@ def collate_mc(batch: Sequence[MultipleChoiceExample]) -> dict[str, Any]:
     }
 
 
-class MultipleChoiceDataModule(L.LightningDataModule):
+class MultipleChoiceDataModule(SplitDataModule):
     """Multiple-choice QA from a qa_mc JSONL file (or separate train/val/test files).
 
     With only `train_file`, the splits are a deterministic function of each id (`split`
@@ -251,6 +241,7 @@ class MultipleChoiceDataModule(L.LightningDataModule):
         self.prompt_template = prompt_template
         self.choice_format = choice_format
         self.splits: dict[str, list[MultipleChoiceExample]] = {}
+        self.collate_fn = collate_mc
         for key in ("{question}", "{choices}"):
             if key not in prompt_template:
                 raise ValueError(f"data.prompt_template must contain {key}")
@@ -263,52 +254,14 @@ class MultipleChoiceDataModule(L.LightningDataModule):
         self.setup()
         return max((ex.num_choices for split in self.splits.values() for ex in split), default=0)
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
+    def load_files(self, files: Mapping[str, str]) -> dict[str, list[MultipleChoiceExample]]:
         hp = self.hparams
-        files = {"train": hp.train_file, "val": hp.val_file, "test": hp.test_file}
-        loaded = {
+        return {
             name: load_multiple_choice_file(
                 resolve_data_file(file, hp.data_dir), hp.meta_filter, hp.shuffle_choices, hp.choice_seed
             )
             for name, file in files.items()
-            if file is not None
-        }
-        missing = [s for s in ("val", "test") if s not in loaded]
-        if missing:
-            if not hp.split:
-                raise DataError(f"data.split must give fractions for {missing}: only train_file was set")
-            parts = split_by_id(loaded["train"], dict(hp.split), seed=hp.split_seed)
-            for name in ["train", *missing]:
-                loaded[name] = parts.get(name, [])
-        limits = {"train": hp.max_train_samples, "val": hp.max_val_samples, "test": hp.max_test_samples}
-        self.splits = {
-            s: subsample(loaded[s], limits[s], seed=hp.split_seed) for s in ("train", "val", "test")
         }
 
     def prompt(self, example: MultipleChoiceExample, question: str | None = None) -> str:
         return format_prompt(example, question, self.prompt_template, self.choice_format)
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        self.setup()
-        bs = self.hparams.batch_size if split == "train" else self.hparams.eval_batch_size
-        data = ExampleDataset(self.splits[split])
-        sampler = EpochShuffleSampler(len(data), self.hparams.shuffle_seed) if shuffle else None
-        return DataLoader(
-            data,
-            batch_size=bs,
-            sampler=sampler,
-            num_workers=self.hparams.num_workers,
-            collate_fn=collate_mc,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
