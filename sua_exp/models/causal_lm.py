@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from sua_exp.models.gguf_convert import PACKAGED_GGUF, ensure_hf_model, ensure_hf_tokenizer
 
@@ -279,7 +280,10 @@ class OptionScorer(nn.Module):
         counts = torch.zeros(len(unique), kmax)
         bs = batch_size or self.batch_size
         score = self._score_naive if naive else self._score_shared
-        for start in range(0, len(order), bs):
+        starts = range(0, len(order), bs)
+        for start in tqdm(
+            starts, desc=f"option scoring {len(unique)} prompts", leave=False, disable=len(starts) < 4
+        ):
             idx = order[start : start + bs]
             totals = score([p_ids[i] for i in idx], [o_ids[i] for i in idx])
             for i, t in zip(idx, totals, strict=True):
