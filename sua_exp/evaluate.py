@@ -64,7 +64,7 @@ def score_test_split(
         attack=components.attack,
         ambiguous_examples=components.ambiguous(datamodule),
         rows_path=Path(cfg.paths.output_dir) / "per_example.jsonl",
-        chunk_size=cfg.get("eval_chunk_size") or 2048,
+        chunk_size=cfg.eval_chunk_size,
     )
     return metrics
 
