@@ -19,7 +19,9 @@ def _load(condition: str, score: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor([float(r[score]) for r in rows]), torch.tensor([r["error"] == "1" for r in rows])
 
 
-@pytest.mark.parametrize(("condition", "score"), [("clean", "u_sua"), ("perturbed", "u_sua"), ("clean", "sensitivity")])
+@pytest.mark.parametrize(
+    ("condition", "score"), [("clean", "u_sua"), ("perturbed", "u_sua"), ("clean", "sensitivity")]
+)
 def test_realized_risk_exceeds_alpha_in_at_most_about_delta_of_200_splits(condition, score):
     scores, errors = _load(condition, score)
     alpha, delta, repeats = 0.08, 0.1, 200

@@ -98,7 +98,9 @@ def test_tensorboard_and_csv_loggers_write_files(tmp_path):
         assert list((tmp_path / option).rglob(pattern)), option
 
 
-@pytest.mark.parametrize(("override", "message"), [("model=smollm2", "sua-llm-eval"), ("data=bbq", "sua-llm-eval")])
+@pytest.mark.parametrize(
+    ("override", "message"), [("model=smollm2", "sua-llm-eval"), ("data=bbq", "sua-llm-eval")]
+)
 def test_llm_configs_point_sua_train_to_sua_llm_eval(override, message, tmp_path, data_dir):
     from sua_exp.train import build
 

@@ -233,9 +233,18 @@ def test_table3_smoke_reports_ambiguity_collapse(tmp_path, data_dir):
 def test_every_table_experiment_runs_at_smoke_size(experiment, tmp_path, data_dir):
     from sua_exp.train import train
 
-    cfg = compose_config("train", [f"experiment={experiment}", "size=smoke", "+trainer.fast_dev_run=2",
-                                   "data.max_test_samples=30", "data.max_val_samples=40", "ambiguity.mixtures=10"
-                                   if experiment == "table3_ambiguity" else "seed=1"], output_dir=tmp_path)
+    cfg = compose_config(
+        "train",
+        [
+            f"experiment={experiment}",
+            "size=smoke",
+            "+trainer.fast_dev_run=2",
+            "data.max_test_samples=30",
+            "data.max_val_samples=40",
+            "ambiguity.mixtures=10" if experiment == "table3_ambiguity" else "seed=1",
+        ],
+        output_dir=tmp_path,
+    )
     metrics = train(cfg)
     assert cfg.model.net.pretrained is None  # smoke size: the tiny model
     assert metrics["eval/num_examples"] == 30
@@ -252,10 +261,16 @@ def test_greedy_attack_on_a_fine_tuned_tiny_transformer(tmp_path, data_dir):
 
     L.seed_everything(1)
     datamodule, module = build(cfg)
-    L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-              enable_model_summary=False).fit(module, datamodule=datamodule)
-    attack = GreedyWordSubstitution(wordnet_dir=str(data_dir / "lexicon" / "wordnet"), max_queries=60,
-                                    max_modification_rate=0.3)
+    L.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    ).fit(module, datamodule=datamodule)
+    attack = GreedyWordSubstitution(
+        wordnet_dir=str(data_dir / "lexicon" / "wordnet"), max_queries=60, max_modification_rate=0.3
+    )
     test = datamodule.splits["test"][:40]
     results = attack.attack([ex.text for ex in test], [ex.label for ex in test], module.net.predict_proba)
     attacked = [r for r in results if not r.skipped]
