@@ -21,7 +21,13 @@ from sua_exp.evaluate import score_test_split
 from sua_exp.objectives.temperature import TemperatureScaling
 from sua_exp.utils.components import build_eval_components
 from sua_exp.utils.io import write_json_atomic
-from sua_exp.utils.runtime import apply_extras, find_resume_checkpoint, instantiate_group, run_metadata
+from sua_exp.utils.runtime import (
+    apply_extras,
+    find_resume_checkpoint,
+    instantiate_group,
+    run_metadata,
+    sync_csv_loggers,
+)
 
 log = logging.getLogger("sua_exp")
 CONF_DIR = str(project_root() / "conf")
@@ -76,6 +82,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     if cfg.test:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        sync_csv_loggers(trainer.loggers)
         trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
         if getattr(module.loss_fn, "post_hoc", None) == "temperature":
@@ -83,14 +90,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if trainer.is_global_zero:
             metrics.update(score_test_split(cfg, module.net, datamodule, components))
     if trainer.is_global_zero:
-        for logger in trainer.loggers:
-            logger.log_metrics(
-                {
-                    k: v
-                    for k, v in metrics.items()
-                    if k.startswith(("task/", "fd/", "cal/", "sua/", "cert/", "rob/"))
-                }
-            )
+        summary = {
+            k: v
+            for k, v in metrics.items()
+            if k.startswith(("task/", "fd/", "cal/", "sua/", "cert/", "rob/"))
+        }
+        sync_csv_loggers(trainer.loggers)
+        for logger in trainer.loggers:  # dashboards (and metrics.csv) get the evaluation summary
+            logger.log_metrics(summary)
             logger.save()
         write_json_atomic(out / "metrics.json", metrics)
         log.info("metrics written to %s", out / "metrics.json")

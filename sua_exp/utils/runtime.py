@@ -109,3 +109,24 @@ def find_resume_checkpoint(output_dir: str | os.PathLike) -> str | None:
     """The run dir's `checkpoints/last.ckpt`, if a previous attempt of this run left one."""
     last = Path(output_dir) / "checkpoints" / "last.ckpt"
     return str(last) if last.is_file() else None
+
+
+def sync_csv_loggers(loggers: list[Any]) -> None:
+    """Teach each CSV logger the columns already in its metrics.csv.
+
+    With a spawn-based strategy (trainer=ddp_sim) training runs in child processes, so the
+    parent's CSV logger never saw those columns; the test stage would then rewrite the file with a
+    header missing them and fail. Reading the header back restores the logger's state.
+    """
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    for logger in loggers:
+        if not isinstance(logger, CSVLogger):
+            continue
+        path = Path(logger.experiment.metrics_file_path)
+        if path.is_file():
+            with path.open(newline="") as fh:
+                header = next(csv.reader(fh), [])
+            logger.experiment.metrics_keys = sorted(set(logger.experiment.metrics_keys) | set(header))
