@@ -50,6 +50,7 @@ from sua_exp.evaluation.runner import (
     per_example_rows,
     read_per_example,
     tensors_from_rows,
+    view_grid,
 )
 from sua_exp.scores import ScoreSuite, ScoringInputs
 from sua_exp.utils.io import write_json_atomic, write_jsonl_atomic
@@ -173,14 +174,7 @@ def run_mc_forwards(
     returns the tensors and the perturbed questions x'."""
     questions = [ex.question for ex in examples]
     m, m_fail = suite.num_views, failure_views or suite.num_views
-    failure_nb = perturbation.neighbourhood(questions, m_fail, seed=seeds.failure)  # defines failures
-    x_seen = [views[0] for views in failure_nb]
-    score_nb_clean = perturbation.neighbourhood(questions, m, seed=seeds.score)
-    score_nb_seen = perturbation.neighbourhood(x_seen, m, seed=seeds.score)  # from what the model sees
-    grid = [
-        [q, *f, *sc, *sp]
-        for q, f, sc, sp in zip(questions, failure_nb, score_nb_clean, score_nb_seen, strict=True)
-    ]
+    grid, x_seen = view_grid(questions, perturbation, seeds, m, m_fail)
     probs = _score_grid(scorer, examples, grid, prompt)
     p_clean, p_fail = probs[:, 0], probs[:, 1 : 1 + m_fail]
     mc_clean = mc_seen = None

@@ -116,6 +116,21 @@ def _predict_grid(predict: ProbaFn, grid: list[list[str]], pairs: list[str] | No
     return predict(flat, flat_pairs).view(n, v, -1)
 
 
+def view_grid(
+    texts: Sequence[str], perturbation: Any, seeds: EvaluationSeeds, num_views: int, failure_views: int
+) -> tuple[list[list[str]], list[str]]:
+    """The independence rule in one place. Per input, the row [x, failure views (view 0 = x'),
+    scoring views of x, scoring views of x']: the failure views come from the failure seed stream,
+    the scoring views from the score stream, and those of the perturbed condition are built from
+    x', the input the model sees. Returns the rows and the x' texts."""
+    failure_nb = perturbation.neighbourhood(texts, failure_views, seed=seeds.failure)
+    x_seen = [views[0] for views in failure_nb]
+    score_nb_clean = perturbation.neighbourhood(texts, num_views, seed=seeds.score)
+    score_nb_seen = perturbation.neighbourhood(x_seen, num_views, seed=seeds.score)
+    rows = zip(texts, failure_nb, score_nb_clean, score_nb_seen, strict=True)
+    return [[t, *f, *sc, *sp] for t, f, sc, sp in rows], x_seen
+
+
 def run_forwards(
     predict: ProbaFn,
     texts: Sequence[str],
@@ -130,14 +145,7 @@ def run_forwards(
     """All forwards of an evaluation; returns the tensors and the perturbed inputs x'."""
     texts, pairs = list(texts), list(text_pairs) if text_pairs is not None else None
     m, m_fail = suite.num_views, failure_views or suite.num_views
-    failure_nb = perturbation.neighbourhood(texts, m_fail, seed=seeds.failure)  # defines failures
-    x_seen = [views[0] for views in failure_nb]
-    score_nb_clean = perturbation.neighbourhood(texts, m, seed=seeds.score)
-    score_nb_seen = perturbation.neighbourhood(x_seen, m, seed=seeds.score)  # from what the model sees
-    grid = [
-        [t, *f, *sc, *sp]
-        for t, f, sc, sp in zip(texts, failure_nb, score_nb_clean, score_nb_seen, strict=True)
-    ]
+    grid, x_seen = view_grid(texts, perturbation, seeds, m, m_fail)
     probs = _predict_grid(predict, grid, pairs)
     mc_clean = mc_seen = None
     if suite.mc_samples:

@@ -64,28 +64,16 @@ def instantiate_group(cfg: DictConfig | None, output_dir: str | os.PathLike | No
 def run_metadata(cfg: DictConfig) -> dict[str, Any]:
     """What a rerun needs to reproduce this run: seed, git commit, versions, command line."""
     root = Path(cfg.paths.root_dir)
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
+        )
+        return proc.stdout.strip()
+
     try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            ).stdout.strip()
-            or None
-        )
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain"],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            ).stdout.strip()
-        )
+        commit = git("rev-parse", "HEAD") or None
+        dirty = bool(git("status", "--porcelain"))
     except (OSError, subprocess.SubprocessError):
         commit, dirty = None, None
     versions = {}
