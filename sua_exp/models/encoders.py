@@ -48,6 +48,32 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
+def build_encoder(
+    auto_model: Any,
+    pretrained: str | None,
+    config: Mapping[str, Any] | None,
+    tokenizer: str | None,
+    num_labels: int,
+) -> tuple[Any, nn.Module]:
+    """(tokenizer, model) for an `AutoModelFor...` class: pretrained weights (alias, folder or Hub
+    id) or a random model built from `config` with `tokenizer`'s vocabulary."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    _quiet_transformers()
+    if (pretrained is None) == (config is None):
+        raise ValueError("model.net: give exactly one of `pretrained` (weights) or `config` (random init)")
+    tok_source = resolve_pretrained(tokenizer or pretrained or "")
+    if not tok_source:
+        raise ValueError("model.net.tokenizer is required when the model is built from a config")
+    tok = AutoTokenizer.from_pretrained(tok_source)
+    if pretrained is not None:
+        return tok, auto_model.from_pretrained(resolve_pretrained(pretrained), num_labels=num_labels)
+    cfg = dict(config)
+    model_type = cfg.pop("model_type", "bert")
+    cfg.setdefault("vocab_size", len(tok))
+    return tok, auto_model.from_config(AutoConfig.for_model(model_type, num_labels=num_labels, **cfg))
+
+
 class TextClassifier(nn.Module):
     """A sequence classifier (any AutoModelForSequenceClassification) with its tokenizer.
 
@@ -64,27 +90,11 @@ class TextClassifier(nn.Module):
         max_length: int = 128,
     ) -> None:
         super().__init__()
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
-        _quiet_transformers()
-        if (pretrained is None) == (config is None):
-            raise ValueError(
-                "model.net: give exactly one of `pretrained` (weights) or `config` (random init)"
-            )
-        tok_source = resolve_pretrained(tokenizer or pretrained or "")
-        if not tok_source:
-            raise ValueError("model.net.tokenizer is required when the model is built from a config")
-        self.tokenizer = AutoTokenizer.from_pretrained(tok_source)
-        if pretrained is not None:
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                resolve_pretrained(pretrained), num_labels=num_labels
-            )
-        else:
-            cfg = dict(config)
-            model_type = cfg.pop("model_type", "bert")
-            cfg.setdefault("vocab_size", len(self.tokenizer))
-            hf_config = AutoConfig.for_model(model_type, num_labels=num_labels, **cfg)
-            self.model = AutoModelForSequenceClassification.from_config(hf_config)
+        self.tokenizer, self.model = build_encoder(
+            AutoModelForSequenceClassification, pretrained, config, tokenizer, num_labels=num_labels
+        )
         self.num_labels = num_labels
         self.max_length = max_length
         self.temperature = 1.0  # post-hoc temperature scaling (fitted on validation logits)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from sua_exp.evaluation.squad import normalize_answer
-from sua_exp.models.encoders import _quiet_transformers, resolve_pretrained
+from sua_exp.models.encoders import build_encoder
 
 __all__ = ["SpanQA", "ViewSpans"]
 
@@ -89,27 +89,13 @@ class SpanQA(nn.Module):
         batch_size: int = 32,
     ) -> None:
         super().__init__()
-        from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+        from transformers import AutoModelForQuestionAnswering
 
-        _quiet_transformers()
-        if (pretrained is None) == (config is None):
-            raise ValueError(
-                "model.net: give exactly one of `pretrained` (weights) or `config` (random init)"
-            )
-        tok_source = resolve_pretrained(tokenizer or pretrained or "")
-        if not tok_source:
-            raise ValueError("model.net.tokenizer is required when the model is built from a config")
-        self.tokenizer = AutoTokenizer.from_pretrained(tok_source)
+        self.tokenizer, self.model = build_encoder(
+            AutoModelForQuestionAnswering, pretrained, config, tokenizer, 2
+        )
         if not getattr(self.tokenizer, "is_fast", False):
-            raise ValueError(f"SpanQA needs a fast tokenizer (offset mappings); {tok_source} has none")
-        if pretrained is not None:
-            self.model = AutoModelForQuestionAnswering.from_pretrained(resolve_pretrained(pretrained))
-        else:
-            cfg = dict(config)
-            model_type = cfg.pop("model_type", "bert")
-            cfg.setdefault("vocab_size", len(self.tokenizer))
-            hf_config = AutoConfig.for_model(model_type, num_labels=2, **cfg)
-            self.model = AutoModelForQuestionAnswering.from_config(hf_config)
+            raise ValueError("SpanQA needs a fast tokenizer (offset mappings)")
         self.max_length = max_length
         self.batch_size = batch_size
         # from_pretrained leaves the model in eval mode: start in train mode like any new module.
