@@ -68,6 +68,22 @@ class _WordPerturbation(Perturbation):
     def count_eligible(self, text: str) -> int:
         return len(self._eligible(text, _words(text)))
 
+    def _substitute(self, word: str, rng: random.Random) -> str:
+        """The replacement of one chosen word (subclasses that edit word by word)."""
+        raise NotImplementedError
+
+    def perturb_one(self, text: str, rng: random.Random) -> str:
+        """Replace `num_edits` eligible words, sampled without replacement, by `_substitute`."""
+        spans = _words(text)
+        elig = self._eligible(text, spans)
+        k = num_edits(self.rate, len(elig))
+        if k == 0:
+            return text
+        repl = {}
+        for i in rng.sample(elig, k):  # sample order: each substitution may draw from rng
+            repl[i] = self._substitute(text[spans[i][0] : spans[i][1]], rng)
+        return self._replace(text, spans, repl)
+
     @staticmethod
     def _replace(text: str, spans: list[tuple[int, int]], repl: dict[int, str]) -> str:
         out = []
@@ -171,17 +187,8 @@ class WordRepetition(_WordPerturbation):
     def __init__(self, rate: float = 0.1, seed: int = 0, protected_words: Sequence[str] = ()) -> None:
         super().__init__(rate=rate, seed=seed, protected_words=protected_words)
 
-    def perturb_one(self, text: str, rng: random.Random) -> str:
-        spans = _words(text)
-        elig = self._eligible(text, spans)
-        k = num_edits(self.rate, len(elig))
-        if k == 0:
-            return text
-        repl = {}
-        for i in rng.sample(elig, k):
-            w = text[spans[i][0] : spans[i][1]]
-            repl[i] = f"{w} {w}"
-        return self._replace(text, spans, repl)
+    def _substitute(self, word: str, rng: random.Random) -> str:
+        return f"{word} {word}"
 
 
 class LocalShuffle(_WordPerturbation):
@@ -324,17 +331,8 @@ class Misspelling(_WordPerturbation):
             and not self.is_protected(text[s:e])
         ]
 
-    def perturb_one(self, text: str, rng: random.Random) -> str:
-        spans = _words(text)
-        elig = self._eligible(text, spans)
-        k = num_edits(self.rate, len(elig))
-        if k == 0:
-            return text
-        repl = {}
-        for i in rng.sample(elig, k):
-            w = text[spans[i][0] : spans[i][1]]
-            repl[i] = match_case(w, rng.choice(self.table[normalize_word(w)]))
-        return self._replace(text, spans, repl)
+    def _substitute(self, word: str, rng: random.Random) -> str:
+        return match_case(word, rng.choice(self.table[normalize_word(word)]))
 
     def __getstate__(self):
         state = self.__dict__.copy()
