@@ -16,6 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from sua_exp.data import ClassificationDataModule
+from sua_exp.data.classification import text_pairs_of
 from sua_exp.data.sources import project_root
 from sua_exp.evaluate import score_test_split
 from sua_exp.objectives.temperature import TemperatureScaling
@@ -53,7 +54,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
 def fit_temperature(net, val_examples) -> float:
     """Post-hoc temperature scaling: T fitted by NLL on validation logits, then used by the adapter."""
     texts = [ex.text for ex in val_examples]
-    pairs = [ex.text_pair for ex in val_examples] if val_examples[0].text_pair is not None else None
+    pairs = text_pairs_of(val_examples)
     labels = torch.tensor([ex.label for ex in val_examples], dtype=torch.long)
     net.temperature = TemperatureScaling().fit(net.predict_logits(texts, pairs), labels)
     log.info("post-hoc temperature fitted on %d validation examples: T=%.4f", len(texts), net.temperature)

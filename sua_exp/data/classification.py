@@ -174,12 +174,17 @@ class ExampleDataset(Dataset):
         return self.examples[idx]
 
 
+def text_pairs_of(examples: Sequence[ClassificationExample]) -> list[str] | None:
+    """The second texts of a batch of pair examples (claim/evidence), or None for single texts."""
+    return [ex.text_pair for ex in examples] if examples and examples[0].text_pair is not None else None
+
+
 def collate_examples(batch: Sequence[ClassificationExample]) -> dict[str, Any]:
     """Raw-text batch: the model adapter tokenizes (possibly after perturbing the texts)."""
     return {
         "ids": [ex.id for ex in batch],
         "texts": [ex.text for ex in batch],
-        "text_pairs": [ex.text_pair for ex in batch] if batch and batch[0].text_pair is not None else None,
+        "text_pairs": text_pairs_of(batch),
         "labels": torch.tensor([ex.label for ex in batch], dtype=torch.long),
         "valid_labels": [ex.valid_labels for ex in batch],
     }

@@ -30,7 +30,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from sua_exp import core
-from sua_exp.data.classification import ClassificationExample
+from sua_exp.data.classification import ClassificationExample, text_pairs_of
 from sua_exp.evaluation.ambiguity import ambiguity_metrics, collapse_errors
 from sua_exp.evaluation.calibration import calibration_metrics
 from sua_exp.evaluation.failure_detection import failure_detection_metrics
@@ -330,7 +330,7 @@ def _calibration_inputs(
     """Clean-condition scoring inputs and errors on the calibration (validation) split."""
     labels = torch.tensor([ex.label for ex in examples], dtype=torch.long)
     texts = [ex.text for ex in examples]
-    pairs = [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None
+    pairs = text_pairs_of(examples)
     nb = perturbation.neighbourhood(texts, suite.num_views, seed=seeds.score)
     p = _predict_grid(predict, [[t, *views] for t, views in zip(texts, nb, strict=True)], pairs)
     mc = sample(texts, pairs, suite.mc_samples, seeds.mc) if suite.mc_samples and sample is not None else None
@@ -357,7 +357,7 @@ def _attack_condition(
 
         results.extend(attack.attack([ex.text], [ex.label], proba))
     x_adv = [r.attacked if r.success else r.original for r in results]
-    pairs = [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None
+    pairs = text_pairs_of(examples)
     nb = perturbation.neighbourhood(x_adv, suite.num_views, seed=seeds.score)
     p = _predict_grid(predict, [[t, *views] for t, views in zip(x_adv, nb, strict=True)], pairs)
     skipped = torch.tensor([r.skipped for r in results])
@@ -375,7 +375,7 @@ def _ambiguous_condition(
     """The ambiguous condition: inputs with >= 2 valid labels; failure = collapse or an answer
     outside the valid set. Reports `amb/...` and `fd/<metric>/<score>/ambiguous`."""
     texts = [ex.text for ex in examples]
-    pairs = [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None
+    pairs = text_pairs_of(examples)
     nb = perturbation.neighbourhood(texts, suite.num_views, seed=seeds.score)
     p = _predict_grid(predict, [[t, *views] for t, views in zip(texts, nb, strict=True)], pairs)
     valid = torch.zeros(len(examples), p.shape[-1], dtype=torch.bool)
@@ -432,7 +432,7 @@ def evaluate_classification(
         chunks = [examples[i : i + chunk_size] for i in range(0, len(examples), chunk_size)]
         for chunk in tqdm(chunks, desc="evaluating chunks", leave=False, disable=len(chunks) < 2):
             labels = torch.tensor([ex.label for ex in chunk], dtype=torch.long)
-            pairs = [ex.text_pair for ex in chunk] if chunk[0].text_pair is not None else None
+            pairs = text_pairs_of(chunk)
             texts = [ex.text for ex in chunk]
             t, x_seen = run_forwards(
                 predict, texts, labels, perturbation, suite, seeds, pairs, failure_views, sample
