@@ -13,7 +13,7 @@ from .divergences import (
     symmetric_kl,
     total_variation,
 )
-from .ensemble import modal_frequency, mutual_information, self_consistency_score
+from .ensemble import modal_frequency, mutual_information, sample_answers, self_consistency_score
 from .entropy import entropy, margin, max_prob, normalized_entropy
 from .sensitivity import AGGREGATIONS, sensitivity, view_divergences
 from .sua import sua_plus, sua_score, u_sua
@@ -35,6 +35,7 @@ __all__ = [
     "modal_frequency",
     "mutual_information",
     "normalized_entropy",
+    "sample_answers",
     "self_consistency_score",
     "sensitivity",
     "sua_plus",

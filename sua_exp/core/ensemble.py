@@ -24,3 +24,16 @@ def mutual_information(sample_probs: Tensor) -> Tensor:
     """BALD: H(mean_m p_m) - mean_m H(p_m), in nats; >= 0 up to rounding (clamped)."""
     mean = sample_probs.mean(-2)
     return (entropy(mean) - entropy(sample_probs).mean(-1)).clamp(min=0.0)
+
+
+def sample_answers(probs: Tensor, samples: int, seed: int, temperature: float = 1.0) -> Tensor:
+    """`samples` one-hot answers [N, T, K] drawn from p^(1/temperature) (renormalised),
+    reproducible from `seed`: self-consistency samples without another forward pass."""
+    if temperature <= 0:
+        raise ValueError(f"sampling temperature must be > 0, got {temperature}")
+    tempered = probs.clamp(min=0).pow(1.0 / temperature)
+    tempered = tempered / tempered.sum(-1, keepdim=True)
+    gen = torch.Generator().manual_seed(int(seed))
+    draws = torch.multinomial(tempered.reshape(-1, probs.shape[-1]), samples, replacement=True, generator=gen)
+    one_hot = torch.nn.functional.one_hot(draws, probs.shape[-1]).to(probs.dtype)
+    return one_hot.reshape(*probs.shape[:-1], samples, probs.shape[-1])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,10 +105,14 @@ def _meta_matches(meta: Mapping[str, Any], meta_filter: Mapping[str, Any]) -> bo
 
 
 def split_by_id(
-    examples: Sequence[ClassificationExample], fractions: Mapping[str, float], seed: int = 0
+    examples: Sequence[ClassificationExample],
+    fractions: Mapping[str, float],
+    seed: int = 0,
+    key: Callable[[Any], str] | None = None,
 ) -> dict[str, list[ClassificationExample]]:
     """Deterministic split by a hash of each id: the same example always lands in the same split,
-    whatever the file order or the other rows."""
+    whatever the file order or the other rows. `key` hashes something else instead (e.g. the
+    article title, so that questions on one paragraph never straddle train and test)."""
     total = sum(fractions.values())
     bounds, acc = [], 0.0
     for name, frac in fractions.items():
@@ -116,7 +120,7 @@ def split_by_id(
         bounds.append((acc, name))
     out: dict[str, list[ClassificationExample]] = {name: [] for name in fractions}
     for ex in examples:
-        u = _unit_hash(f"split:{seed}:{ex.id}")
+        u = _unit_hash(f"split:{seed}:{ex.id if key is None else key(ex)}")
         # the last split also takes u >= its bound, which float rounding can leave
         name = next((n for bound, n in bounds if u < bound), bounds[-1][1])
         out[name].append(ex)
@@ -198,9 +202,16 @@ class SplitDataModule(L.LightningDataModule):
     """
 
     collate_fn = staticmethod(collate_examples)
+    # what the deterministic split hashes (None: the example id)
+    split_key: Callable[[Any], str] | None = None
 
     def load_files(self, files: Mapping[str, str]) -> dict[str, list]:
         raise NotImplementedError
+
+    def prepare_splits(self, loaded: dict[str, list]) -> dict[str, list]:
+        """Hook between the split and the sample limits (e.g. to join a natural-perturbation set
+        onto the test split); identity by default."""
+        return loaded
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -212,12 +223,13 @@ class SplitDataModule(L.LightningDataModule):
         if missing:
             if not hp.split:
                 raise DataError(f"data.split must give fractions for {missing}: only train_file was set")
-            parts = split_by_id(loaded["train"], dict(hp.split), seed=hp.split_seed)
+            parts = split_by_id(loaded["train"], dict(hp.split), seed=hp.split_seed, key=self.split_key)
             for name in missing:
                 if name not in parts:
                     raise DataError(f"data.split has no fraction for '{name}'")
                 loaded[name] = parts[name]
             loaded["train"] = parts.get("train", [])  # no train fraction: evaluation-only data
+        loaded = self.prepare_splits(loaded)
         limits = {"train": hp.max_train_samples, "val": hp.max_val_samples, "test": hp.max_test_samples}
         self.splits = {
             s: subsample(loaded[s], limits[s], seed=hp.split_seed) for s in ("train", "val", "test")

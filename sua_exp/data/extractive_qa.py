@@ -8,16 +8,19 @@ DataError naming the file and line, never silently dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sua_exp.data.classification import split_by_id, subsample
+from sua_exp.data.classification import SplitDataModule, _plain, split_by_id, subsample
 from sua_exp.data.sources import DataError, iter_jsonl, resolve_data_file
 
 __all__ = [
+    "ExtractiveQADataModule",
     "ExtractiveQAExample",
+    "attach_natural_questions",
     "as_batch",
     "load_extractive_qa",
     "load_extractive_qa_file",
@@ -34,6 +37,9 @@ class ExtractiveQAExample:
     context: str
     answers: tuple[tuple[str, int], ...]  # (text, character start in context)
     title: str | None = None
+    source_id: str | None = None  # Disfl-QA: the id of the SQuAD question it rewrites
+    # a natural perturbation of `question` asked on the same context (Disfl-QA's disfluent form)
+    natural_question: str | None = None
 
     @property
     def answer_texts(self) -> list[str]:
@@ -74,13 +80,14 @@ def parse_example(obj: Mapping[str, Any], where: str) -> ExtractiveQAExample:
                 f"(context there reads {found!r})"
             )
         answers.append((text, start))
-    title = obj.get("title")
+    title, source_id = obj.get("title"), obj.get("source_id")
     return ExtractiveQAExample(
         id=str(obj["id"]),
         question=question,
         context=context,
         answers=tuple(answers),
         title=title if isinstance(title, str) else None,
+        source_id=str(source_id) if source_id is not None else None,
     )
 
 
@@ -131,3 +138,83 @@ def as_batch(examples: Sequence[ExtractiveQAExample]) -> dict[str, list]:
         "answers": [ex.answers[0] for ex in examples],
         "gold_texts": [ex.answer_texts for ex in examples],
     }
+
+
+def attach_natural_questions(
+    originals: Sequence[ExtractiveQAExample], rewrites: Sequence[ExtractiveQAExample]
+) -> list[ExtractiveQAExample]:
+    """Natural-perturbation pairs: each rewrite (a Disfl-QA row, `source_id` = a SQuAD id) whose
+    original is in `originals` becomes an example whose clean question is the SQuAD original and
+    whose `natural_question` is the rewrite, on the rewrite's context and gold answers (Disfl-QA
+    contexts are tokenised, so the original question is asked on that same text)."""
+    by_id = {ex.id: ex for ex in originals}
+    return [
+        dataclasses.replace(rw, question=by_id[rw.source_id].question, natural_question=rw.question)
+        for rw in rewrites
+        if rw.source_id in by_id
+    ]
+
+
+def collate_qa(batch: Sequence[ExtractiveQAExample]) -> dict[str, list]:
+    return as_batch(batch)
+
+
+class ExtractiveQADataModule(SplitDataModule):
+    """Extractive QA (SQuAD schema) for span models: train/val/test from files, or one file split
+    deterministically by article title (`split_by: title`), so no paragraph is seen in training
+    and in test. A `test_file` alone (e.g. SQuADShifts) replaces the test split.
+
+    `natural_file` (Disfl-QA) turns the test split into natural-perturbation pairs: the rows of
+    that file whose `source_id` is a test-split SQuAD question, asked as the SQuAD original
+    (clean) and as the rewrite (`natural_question`); the evaluation reports them as the
+    `natural` condition.
+    """
+
+    def __init__(
+        self,
+        train_file: str,
+        val_file: str | None = None,
+        test_file: str | None = None,
+        natural_file: str | None = None,
+        data_dir: str | None = None,
+        split: Mapping[str, float] | None = None,
+        split_by: str = "title",
+        split_seed: int = 0,
+        max_train_samples: int | None = None,
+        max_val_samples: int | None = None,
+        max_test_samples: int | None = None,
+        batch_size: int = 16,
+        eval_batch_size: int = 64,
+        num_workers: int = 0,
+        shuffle_seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__()
+        split = _plain(split)
+        if split_by not in ("title", "id"):
+            raise ValueError(f"data.split_by must be 'title' or 'id', got {split_by!r}")
+        self.save_hyperparameters(logger=False)
+        self.name = name or os.path.splitext(os.path.basename(test_file or train_file))[0]
+        self.splits: dict[str, list[ExtractiveQAExample]] = {}
+        self.collate_fn = collate_qa
+        if split_by == "title":
+            self.split_key = lambda ex: ex.title or ex.id
+
+    def load_files(self, files: Mapping[str, str]) -> dict[str, list[ExtractiveQAExample]]:
+        hp = self.hparams
+        return {
+            name: load_extractive_qa_file(resolve_data_file(file, hp.data_dir))
+            for name, file in files.items()
+        }
+
+    def prepare_splits(self, loaded: dict[str, list]) -> dict[str, list]:
+        hp = self.hparams
+        if hp.natural_file is None:
+            return loaded
+        rewrites = load_extractive_qa_file(resolve_data_file(hp.natural_file, hp.data_dir))
+        pairs = attach_natural_questions(loaded["test"], rewrites)
+        if not pairs:
+            raise DataError(
+                f"data.natural_file {hp.natural_file}: no row's source_id is a test-split question"
+            )
+        return {**loaded, "test": pairs}
