@@ -1,6 +1,7 @@
 """Our perturbations vs nlpaug's equivalent augmenters: perturbations per second, same texts, same process.
 
     pip install nlpaug==1.1.11 --no-deps     # benchmark-only dependency, never imported by sua_exp
+    pip install textblob-aptagger==0.2.0 --no-deps   # benchmark-only: tagger weights for nlpaug
     python benchmarks/perturb_vs_nlpaug.py [--data-dir DIR] [--n 10000] [--repeats 3] [--target 5]
 
 Comparisons, on the first ``--n`` sarcasm headlines (``$SUA_DATA_DIR/classification/
@@ -18,10 +19,14 @@ sarcasm_headlines.jsonl``, default /work/shared/data):
   it the nltk ``WordNetCorpusReader`` that :func:`sua_exp.perturb.wordnet.load_wordnet` builds on
   the project's WordNet copy (nltk's stock ``nltk.corpus.wordnet`` loader cannot open that copy:
   it needs a ``corpora/wordnet`` layout and ``index.sense``). SynonymAug also POS-tags every text
-  with ``nltk.pos_tag``, which needs the ``averaged_perceptron_tagger_eng`` download; offline
-  that line is printed as ``n/a`` with the reason, followed by an *indicative* line in which
-  nltk's tagger is replaced by a stub that tags nothing (nlpaug then looks synonyms up in every
-  POS, and skips the tagger's own cost).
+  with ``nltk.pos_tag``, which needs the ``averaged_perceptron_tagger_eng`` download (not
+  available offline). Without it, ``nltk.pos_tag`` is pointed at nltk's own ``PerceptronTagger``
+  loaded with the weights that ``textblob-aptagger`` 0.2.0 ships (``pip install
+  textblob-aptagger==0.2.0 --no-deps``; nltk's tagger is a port of that one: same model
+  layout, same Penn tags), so nlpaug runs its real code path. An extra line,
+  marked ``*`` and *indicative*, times nlpaug with a stub tagger that tags nothing (nlpaug then
+  looks synonyms up in every POS and skips the tagger's cost, which only flatters nlpaug). When
+  neither nltk's data nor textblob-aptagger is installed the main line reads ``n/a``.
 
 Timing: each augmenter is warmed up on 5 texts (lexicon loading), then the whole list is
 perturbed ``--repeats`` times; ``cold/s`` is the first pass, ``best/s`` the fastest (both sides
@@ -34,8 +39,10 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib.util
 import json
 import os
+import pickle
 import platform
 import random
 import sys
@@ -120,6 +127,43 @@ def pos_tagger_missing() -> str | None:
     return None
 
 
+class _SetsOnlyUnpickler(pickle.Unpickler):
+    """textblob-aptagger's pickle holds dicts, strings, floats and sets: refuse any other global."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in {("__builtin__", "set"), ("builtins", "set")}:
+            return set
+        raise pickle.UnpicklingError(f"unexpected global {module}.{name} in the tagger pickle")
+
+
+def textblob_perceptron_tagger():
+    """nltk's ``PerceptronTagger`` with textblob-aptagger's weights, or None if it is not installed.
+
+    The package is never imported (it needs textblob); only its pickle of (weights, tag
+    dictionary, classes) is read, the very triple nltk's tagger keeps."""
+    spec = importlib.util.find_spec("textblob_aptagger")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "trontagger-0.1.0.pickle"
+    if not path.is_file():
+        return None
+    from nltk.tag.perceptron import PerceptronTagger
+
+    with open(path, "rb") as f:
+        weights, tagdict, classes = _SetsOnlyUnpickler(f, encoding="latin1").load()
+    tagger = PerceptronTagger(load=False)
+    tagger.model.weights, tagger.tagdict, tagger.classes = weights, tagdict, classes
+    tagger.model.classes = classes
+    return tagger
+
+
+def use_tagger(tagger) -> None:
+    """Make ``nltk.pos_tag`` (which nlpaug calls) tag with ``tagger``."""
+    import nltk.tag
+
+    nltk.tag._get_tagger = lambda lang=None: tagger
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=default_data_dir())
@@ -155,11 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple] = []  # (comparison, library, cold/s, best/s, changed, chars/text, words/text)
     verdicts: list[tuple[str, str, str]] = []
 
-    def compare(name: str, ours: Callable, theirs: Callable, note: str = "") -> None:
+    def compare(name: str, ours: Callable, theirs: Callable, note: str = "", row: str = "") -> None:
         o = timed(ours, texts, args.repeats)
         t = timed(theirs, texts, args.repeats)
-        rows.append((name, "sua_exp", *o))
-        rows.append((name, "nlpaug", *t))
+        rows.append((row or name, "sua_exp", *o))
+        rows.append((row or name, "nlpaug", *t))
         ratio = o[1] / t[1]
         verdicts.append((name + note, f"{ratio:.1f}x", "pass" if ratio >= args.target else "fail"))
 
@@ -173,17 +217,25 @@ def main(argv: list[str] | None = None) -> int:
     nwn = sys.modules["nlpaug.model.word_dict.wordnet"]  # the module (the package re-exports a name)
     nwn.wordnet = load_wordnet(lex / "wordnet")  # also registers the cache dir in nltk.data.path
     syn_aug = naw.SynonymAug(aug_src="wordnet", aug_p=0.3)
+    ours_syn, theirs_syn = (lambda ts: syn(ts, seed=0)), (lambda ts: syn_aug.augment(ts))
     missing = pos_tagger_missing()
+    tagger = textblob_perceptron_tagger() if missing else None
     if missing is None:
-        compare("synonym_swap", lambda ts: syn(ts, seed=0), lambda ts: syn_aug.augment(ts))
+        compare("synonym_swap", ours_syn, theirs_syn)
+    elif tagger is not None:
+        use_tagger(tagger)
+        compare("synonym_swap", ours_syn, theirs_syn, note="[nltk PerceptronTagger, textblob weights]")
     else:
-        verdicts.append(("synonym_swap", "n/a", f"n/a ({missing})"))
+        hint = "pip install textblob-aptagger==0.2.0 --no-deps"
+        verdicts.append(("synonym_swap", "n/a", f"n/a ({missing}; or {hint})"))
+    if missing is not None:
         nwn.WordNet.pos_tag = classmethod(lambda cls, tokens: [(t, "") for t in tokens])
         compare(
             "synonym_swap",
-            lambda ts: syn(ts, seed=0),
-            lambda ts: syn_aug.augment(ts),
+            ours_syn,
+            theirs_syn,
             note="[nlpaug POS tagger stubbed; indicative]",
+            row="synonym_swap*",
         )
 
     print(
@@ -194,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name:<16} {who:<8} {cold:>10,.0f} {best:>10,.0f} {changed:>8.1%} {chars:>10.1f} {words:>10.2f}"
         )
+    if any(r[0].endswith("*") for r in rows):
+        print("* nlpaug with a stub POS tagger (no tagging cost, synonyms of every POS): indicative only")
     print(f"\n{'name':<55} {'ratio':>7}  {'target':<11} result")
     for name, ratio, result in verdicts:
         print(f"{name:<55} {ratio:>7}  target>={args.target:g}x  {result}")

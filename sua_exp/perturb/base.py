@@ -1,12 +1,18 @@
 """Base class and shared helpers of the text perturbation library.
 
-Every perturbation is a pure function of ``(seed, name, view, text)``: the random generator used
-for one text is ``random.Random(stable_key(seed, name, view, text))`` where :func:`stable_key`
-hashes its arguments with BLAKE2b (never Python's salted ``hash()``). The output for a text does
-therefore not depend on the batch it is in, its position in the batch, the process, the number of
-DataLoader workers or ``PYTHONHASHSEED``. (Python guarantees the stream of ``Random.random()`` for a
-given seed; the helpers built on it, ``choice``/``sample``/``shuffle``, have been stable since 3.2
-but are not formally guaranteed across Python minor versions.)
+Every perturbation is a pure function of ``(seed, name, view, text)``, drawn from one of two
+per-text sources of randomness (never Python's salted ``hash()``):
+
+* the default: a generator ``random.Random(stable_key(seed, name, view, text))``, where
+  :func:`stable_key` hashes its arguments with BLAKE2b (Python guarantees the stream of
+  ``Random.random()`` for a given seed; ``choice``/``sample``/``shuffle`` have been stable since
+  3.2 but are not formally guaranteed across Python minor versions);
+* :class:`DrawPerturbation` (hot perturbations such as keyboard typos and synonym swaps): a block
+  of 32-bit draws read from SHAKE-128 of the same fields (:func:`text_draws`). Seeding a Mersenne
+  Twister costs more than a whole typo edit; one hash call per text is cheap and platform-free.
+
+The output for a text does therefore not depend on the batch it is in, its position in the batch,
+the process, the number of DataLoader workers or ``PYTHONHASHSEED``.
 
 Words. A *word* is a maximal run of letters (any script; strictly, word characters other than
 decimal digits and ``_``, which also admits numeric symbols such as ``²``) with optional inner
@@ -26,20 +32,28 @@ e.g. ``"New York"``, protects each of its words) are never edited, deleted, move
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import math
 import random
 import re
+import struct
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "WORD_RE",
+    "DrawFn",
+    "DrawPerturbation",
     "Perturbation",
+    "draw_prefix",
     "match_case",
     "normalize_word",
     "num_edits",
+    "rng_draws",
+    "sample_with_draws",
     "stable_key",
+    "text_draws",
 ]
 
 #: A word: letters of any script with optional inner apostrophes (straight or typographic).
@@ -56,6 +70,47 @@ def stable_key(seed: int, name: str, view: int, text: str) -> int:
     h.update(f"{int(seed)}\x1f{name}\x1f{int(view)}\x1f".encode())
     h.update(text.encode("utf-8", "surrogatepass"))
     return int.from_bytes(h.digest(), "big")
+
+
+#: Randomness of a :class:`DrawPerturbation`: ``draws(m)`` returns ``m`` independent uniform
+#: 32-bit integers; ``u * n >> 32`` turns one into an index in ``range(n)`` (bias below n / 2**32).
+DrawFn = Callable[[int], Sequence[int]]
+
+
+@functools.lru_cache(maxsize=256)
+def _uint32s(m: int) -> struct.Struct:
+    return struct.Struct(f"<{m}I")  # little-endian: the same draws on every platform
+
+
+def draw_prefix(seed: int, name: str, view: int) -> bytes:
+    """The per-batch head of the :func:`text_draws` input (built once per batch, not per text)."""
+    return f"sua-draws\x1f{int(seed)}\x1f{name}\x1f{int(view)}\x1f".encode()
+
+
+def text_draws(prefix: bytes, text: str, m: int) -> tuple[int, ...]:
+    """``m`` uniform 32-bit draws for ``text``: SHAKE-128 of ``prefix + text`` (an extendable-output
+    hash, so one call yields any number of draws), read as little-endian uint32s."""
+    if m <= 0:
+        return ()
+    data = prefix + text.encode("utf-8", "surrogatepass")
+    return _uint32s(m).unpack(hashlib.shake_128(data).digest(4 * m))
+
+
+def rng_draws(rng: random.Random, m: int) -> tuple[int, ...]:
+    """``m`` uniform 32-bit draws from ``rng`` (composites hand each step a child generator)."""
+    if m <= 0:
+        return ()
+    return _uint32s(m).unpack(rng.getrandbits(32 * m).to_bytes(4 * m, "little"))
+
+
+def sample_with_draws(pool: list, k: int, u: Sequence[int]) -> list:
+    """``k`` distinct items of ``pool`` picked by the draws ``u[:k]`` (a partial Fisher-Yates
+    shuffle: ``pool`` is reordered in place; ``k <= len(pool)``)."""
+    n = len(pool)
+    for j in range(k):
+        r = j + (u[j] * (n - j) >> 32)
+        pool[j], pool[r] = pool[r], pool[j]
+    return pool[:k]
 
 
 def num_edits(rate: float, n_eligible: int) -> int:
@@ -129,7 +184,8 @@ class Perturbation(ABC):
 
     # ------------------------------------------------------------------ public API
     def rng_for(self, text: str, view: int = 0, seed: int | None = None) -> random.Random:
-        """The generator that :meth:`__call__` uses for ``text`` in view ``view``."""
+        """The generator that :meth:`__call__` uses for ``text`` in view ``view`` (default path;
+        a :class:`DrawPerturbation` reads :func:`text_draws` instead)."""
         return random.Random(stable_key(self.seed if seed is None else seed, self.name, view, text))
 
     def __call__(self, texts: Sequence[str], view: int = 0, seed: int | None = None) -> list[str]:
@@ -137,13 +193,16 @@ class Perturbation(ABC):
         if isinstance(texts, str):
             raise TypeError("pass a sequence of strings; use perturb_text() for a single string")
         seed = self.seed if seed is None else int(seed)
-        view = int(view)
-        out = []
+        texts = list(texts)
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
-            out.append(self.perturb_view(text, random.Random(stable_key(seed, self.name, view, text)), view))
-        return out
+        return self._perturb_batch(texts, seed, int(view))
+
+    def _perturb_batch(self, texts: list[str], seed: int, view: int) -> list[str]:
+        """Perturb validated texts; the default seeds one ``random.Random`` per text."""
+        name = self.name
+        return [self.perturb_view(t, random.Random(stable_key(seed, name, view, t)), view) for t in texts]
 
     def perturb_text(self, text: str, view: int = 0, seed: int | None = None) -> str:
         """Perturb a single string (same result as ``self([text], view, seed)[0]``)."""
@@ -177,3 +236,25 @@ class Perturbation(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, rate={self.rate}, seed={self.seed})"
+
+
+class DrawPerturbation(Perturbation):
+    """A leaf perturbation that takes its randomness as a block of 32-bit draws (:data:`DrawFn`).
+
+    In a batch, the draws of a text come from :func:`text_draws` of ``(seed, name, view, text)``:
+    one hash call instead of seeding a Mersenne Twister, which costs more than a whole typo edit.
+    Inside composites, which hand a generator to their steps, :meth:`perturb_one` reads them from
+    that generator (:func:`rng_draws`). ``view`` only enters through the draws.
+    """
+
+    @abstractmethod
+    def perturb_draws(self, text: str, draws: DrawFn) -> str:
+        """Perturb one text; call ``draws`` at most once, with the number of draws needed."""
+
+    def perturb_one(self, text: str, rng: random.Random) -> str:
+        return self.perturb_draws(text, functools.partial(rng_draws, rng))
+
+    def _perturb_batch(self, texts: list[str], seed: int, view: int) -> list[str]:
+        prefix = draw_prefix(seed, self.name, view)
+        perturb, draws = self.perturb_draws, text_draws
+        return [perturb(t, functools.partial(draws, prefix, t)) for t in texts]

@@ -14,14 +14,27 @@ characters (swap; chosen swaps never overlap) or a match of the OCR confusion ta
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import random
+import re
 import string
 from collections.abc import Iterator, Mapping, Sequence
 
-from sua_exp.perturb.base import WORD_RE, Perturbation, num_edits
+import numpy as np
+
+from sua_exp.perturb.base import (
+    WORD_RE,
+    DrawFn,
+    DrawPerturbation,
+    Perturbation,
+    draw_prefix,
+    normalize_word,
+    num_edits,
+    text_draws,
+)
 
 __all__ = [
     "QWERTY_NEIGHBOURS",
@@ -170,14 +183,20 @@ class _CharPerturbation(Perturbation):
         )
 
 
-class KeyboardTypo(_CharPerturbation):
+class KeyboardTypo(DrawPerturbation, _CharPerturbation):
     """Replace letters by a QWERTY neighbour (``qwerty`` -> ``qwrrty``), preserving case.
 
-    Eligible: letters of eligible words that have an entry in the keyboard map. The map comes
-    from ``keyboard_file`` (nlpaug JSON format, e.g. ``${paths.data_dir}/lexicon/keyboard_en.json``)
+    Eligible: letters of eligible words that are keys of the keyboard map, in either case. The map
+    comes from ``keyboard_file`` (nlpaug JSON format, e.g. ``${paths.data_dir}/lexicon/keyboard_en.json``)
     or, when ``None``/missing, the built-in geometric :data:`QWERTY_NEIGHBOURS`. With
     ``letters_only=True`` (default) digits/symbols listed as neighbours are dropped, so a typo
     never turns a word into a word-with-digits.
+
+    Hot path (a :class:`~.base.DrawPerturbation`; ``benchmarks/perturb_vs_nlpaug.py``): a
+    character -> neighbours table with the case already applied, whole-word letter ranges instead
+    of per-letter checks, and in batches of ASCII texts the eligible letters of all texts found
+    at once with numpy and one shared byte buffer edited in place. Both paths give the same
+    output for a text.
     """
 
     name = "keyboard_typo"
@@ -196,15 +215,171 @@ class KeyboardTypo(_CharPerturbation):
         self.keyboard_file = None if keyboard_file is None else str(keyboard_file)
         self.letters_only = bool(letters_only)
         self.keymap = load_keyboard_map(self.keyboard_file, letters_only=self.letters_only)
+        self._table = _cased_neighbours(self.keymap)
+        self._outside = _outside_letters(self._table)
+        self._ascii_keys = set(string.ascii_letters) <= self._table.keys()
+        self._byte_table = _byte_neighbours(self._table) if self._ascii_keys else None
+        # apostrophe-free ASCII text: words are letter runs; group 1 = the eligible part of a run
+        # of >= min_word_len letters (a shorter run cannot match from a later start either)
+        skip = 1 if self.keep_first else 0
+        self._ascii_runs = re.compile(f"[A-Za-z]{{{skip}}}([A-Za-z]{{{max(0, self.min_word_len - skip)},}})")
 
-    def _sites(self, text: str) -> list[tuple[int, int]]:
-        km = self.keymap
-        return [(i, i + 1) for s, e in self._words(text) for i in range(s, e) if text[i].lower() in km]
+    def _positions(self, text: str) -> list[int]:
+        """Indices of the eligible letters of ``text``, in order."""
+        if self._ascii_keys and not self.protected_words and text.isascii():
+            return self._ascii_positions(text)
+        return self._general_positions(text)
 
-    def _replacement(self, text: str, start: int, end: int, rng: random.Random) -> str:
-        ch = text[start]
-        new = rng.choice(self.keymap[ch.lower()])
-        return new.upper() if ch.isupper() else new
+    def _ascii_positions(self, text: str) -> list[int]:
+        """:meth:`_positions` of an ASCII text when every ASCII letter is a key (the usual case):
+        no per-letter look-up, and apostrophe-free texts only visit their eligible words."""
+        pos: list[int] = []
+        extend = pos.extend
+        if "'" not in text:
+            for m in self._ascii_runs.finditer(text):
+                extend(range(*m.span(1)))
+            return pos
+        skip, shortest = 1 if self.keep_first else 0, self.min_word_len
+        for m in _ASCII_WORD_RE.finditer(text):
+            s, e = m.span()
+            if e - s >= shortest:
+                extend(i for i in range(s + skip, e) if text[i] != "'")
+        return pos
+
+    def _general_positions(self, text: str) -> list[int]:
+        skip = 1 if self.keep_first else 0
+        shortest, prot, table = self.min_word_len, self.protected_words, self._table
+        outside = self._outside.search
+        whole = outside(text) is None  # every word letter has neighbours
+        pos: list[int] = []
+        for m in WORD_RE.finditer(text):
+            s, e = m.span()
+            if e - s < shortest or (prot and normalize_word(m.group()) in prot):
+                continue
+            if whole or outside(text, s, e) is None:
+                pos.extend(range(s + skip, e))
+            else:
+                pos.extend(i for i in range(s + skip, e) if text[i] in table)
+        return pos
+
+    def _perturb_batch(self, texts: list[str], seed: int, view: int) -> list[str]:
+        """Batches of ASCII texts find their eligible letters all at once (:func:`_ascii_eligible`)
+        and edit one shared byte buffer; the draws and edits are those of :meth:`perturb_draws`."""
+        fast = [t.isascii() for t in texts]
+        if self.protected_words or self._byte_table is None or sum(fast) < _MIN_VECTOR_BATCH:
+            return super()._perturb_batch(texts, seed, view)
+        ascii_texts = [t for t, f in zip(texts, fast, strict=True) if f]
+        done = iter(self._ascii_batch(ascii_texts, draw_prefix(seed, self.name, view)))
+        rest = iter(
+            super()._perturb_batch([t for t, f in zip(texts, fast, strict=True) if not f], seed, view)
+        )
+        return [next(done) if f else next(rest) for f in fast]
+
+    def _ascii_batch(self, texts: list[str], prefix: bytes) -> list[str]:
+        joined = "\n".join(texts)  # the separator is no word character: words stay within a text
+        starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+        pos, cuts = _ascii_eligible(joined, starts, self.min_word_len, 1 if self.keep_first else 0)
+        buf = bytearray(joined, "ascii")
+        table, rate, out = self._byte_table, self.rate, list(texts)
+        for t, (a, b) in enumerate(itertools.pairwise(cuts)):
+            k = num_edits(rate, b - a)
+            if k == 0:
+                continue
+            _apply_typos(buf, pos[a:b], k, text_draws(prefix, texts[t], 2 * k), table)
+            out[t] = buf[starts[t] : starts[t] + len(texts[t])].decode("ascii")
+        return out
+
+    def count_eligible(self, text: str) -> int:
+        return len(self._positions(text))
+
+    def perturb_draws(self, text: str, draws: DrawFn) -> str:
+        pos = self._positions(text)
+        k = num_edits(self.rate, len(pos))
+        if k == 0:
+            return text
+        chars = list(text)
+        _apply_typos(chars, pos, k, draws(2 * k), self._table)
+        return "".join(chars)
+
+
+def _apply_typos(buf: list[str] | bytearray, pos: list[int], k: int, u: Sequence[int], table) -> None:
+    """Replace ``k`` of the letters ``buf[p]``, ``p`` in ``pos``, by a neighbour from ``table``
+    (indexed by the letter; a ``str -> tuple`` dict or a per-byte list): the letters are picked by
+    ``u[:k]`` (:func:`~.base.sample_with_draws`'s partial Fisher-Yates, fused with the edit: this
+    is the hot loop) and the neighbours by ``u[k:2k]``. ``pos`` is reordered."""
+    n = len(pos)
+    for j in range(k):
+        r = j + (u[j] * (n - j) >> 32)
+        i = pos[r]
+        pos[r] = pos[j]
+        nb = table[buf[i]]
+        buf[i] = nb[u[k + j] * len(nb) >> 32]
+
+
+#: :data:`~.base.WORD_RE` restricted to ASCII text.
+_ASCII_WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
+#: Smallest number of ASCII texts for which :meth:`KeyboardTypo._perturb_batch` vectorises.
+_MIN_VECTOR_BATCH = 32
+_IS_LETTER = np.zeros(256, dtype=bool)
+_IS_LETTER[list(string.ascii_letters.encode())] = True
+
+
+def _ascii_eligible(
+    joined: str, starts: list[int], min_word_len: int, skip: int
+) -> tuple[list[int], list[int]]:
+    """Eligible letters of ASCII texts joined by ``"\\n"`` (text ``t`` starts at ``starts[t]``):
+    sorted positions in ``joined``, and cuts such that text ``t`` owns ``pos[cuts[t]:cuts[t + 1]]``.
+
+    The :data:`~.base.WORD_RE` rule in array form: letters, plus apostrophes between two letters,
+    form words; a word of at least ``min_word_len`` characters contributes its letters from index
+    ``skip`` on. Positions match ``KeyboardTypo._ascii_positions`` text by text.
+    """
+    arr = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    letter = _IS_LETTER[arr]
+    prev = np.concatenate(([False], letter[:-1]))
+    nxt = np.concatenate((letter[1:], [False]))
+    inword = letter | ((arr == ord("'")) & prev & nxt)
+    before = np.concatenate(([False], inword[:-1]))
+    after = np.concatenate((inword[1:], [False]))
+    first = np.flatnonzero(inword & ~before)
+    end = np.flatnonzero(inword & ~after) + 1
+    long = end - first >= min_word_len
+    size = len(arr) + 1
+    depth = np.cumsum(
+        np.bincount(first[long] + skip, minlength=size) - np.bincount(end[long], minlength=size)
+    )
+    pos = np.flatnonzero((depth[:-1] > 0) & letter)
+    cuts = np.searchsorted(pos, starts).tolist() + [len(pos)]
+    return pos.tolist(), cuts
+
+
+def _byte_neighbours(table: Mapping[str, Sequence[str]]) -> list[bytes | None] | None:
+    """``table`` indexed by byte (the ASCII keys), or None when a neighbour is not one ASCII byte."""
+    out: list[bytes | None] = [None] * 256
+    for key, nbs in table.items():
+        if key.isascii():
+            if not all(len(n) == 1 and n.isascii() for n in nbs):
+                return None
+            out[ord(key)] = "".join(nbs).encode("ascii")
+    return out
+
+
+def _cased_neighbours(keymap: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """``char -> neighbours`` for each key and its upper case (neighbours upper-cased), so that a
+    typo needs no case logic."""
+    table = {k: tuple(v) for k, v in keymap.items()}
+    for k, v in keymap.items():
+        up = k.upper()
+        if len(up) == 1 and up != k and up.lower() == k and up not in table:
+            table[up] = tuple(n.upper() for n in v)
+    return table
+
+
+def _outside_letters(table: Mapping[str, Sequence[str]]) -> re.Pattern[str]:
+    """A character that can sit inside a word (:data:`~.base.WORD_RE`: a letter or an inner
+    apostrophe) but is not a key of ``table``."""
+    keys = "".join(re.escape(c) for c in sorted(table))
+    return re.compile(f"[^{keys}\\W\\d_]|['\u2019]")
 
 
 class CharInsert(_CharPerturbation):

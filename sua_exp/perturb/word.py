@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from sua_exp.perturb.base import WORD_RE, Perturbation, match_case, normalize_word, num_edits
-from sua_exp.perturb.wordnet import context_pos, get_wordnet_synonyms
+from sua_exp.perturb.base import (
+    WORD_RE,
+    DrawFn,
+    DrawPerturbation,
+    Perturbation,
+    match_case,
+    normalize_word,
+    num_edits,
+    sample_with_draws,
+)
+from sua_exp.perturb.wordnet import cue_of, get_wordnet_synonyms, pos_from_cue
 
 __all__ = [
     "NEGATIONS",
@@ -52,6 +62,12 @@ NEGATIONS: frozenset[str] = frozenset(
 
 def _is_negation(w: str) -> bool:
     return w in NEGATIONS or w.endswith("n't")
+
+
+#: Splits a text into [gap, word, gap, ..., word, gap] (one capture group: words at odd indices).
+_WORD_SPLIT_RE = re.compile(f"({WORD_RE.pattern})")
+#: Entries of a SynonymSwap's lookup cache before it is cleared (bounds memory on huge corpora).
+_SYNONYM_CACHE_SIZE = 1 << 18
 
 
 def _words(text: str) -> list[tuple[int, int]]:
@@ -340,7 +356,7 @@ class Misspelling(_WordPerturbation):
         return state
 
 
-class SynonymSwap(_WordPerturbation):
+class SynonymSwap(DrawPerturbation, _WordPerturbation):
     """Replace words by WordNet synonyms (``happy`` -> ``glad``), keeping case and simple inflection.
 
     WordNet is read with nltk's ``WordNetCorpusReader`` from ``wordnet_dir`` (see
@@ -354,6 +370,11 @@ class SynonymSwap(_WordPerturbation):
     Eligible: words of at least ``min_word_len`` letters (no apostrophe) that are not stop words
     (:data:`STOP_WORDS`) or protected and have at least one synonym candidate. WordNet is loaded
     lazily on first use (about 2 s, once per process; not pickled).
+
+    Hot path (a :class:`~.base.DrawPerturbation`): texts are split into words by one regex call,
+    and each word's synonyms are cached per (cue class of the previous word, word), which is all
+    the POS heuristic looks at, so a repeated word costs one dict look-up. The cache depends on the
+    constructor arguments only (protected words are checked outside it).
     """
 
     name = "synonym"
@@ -384,6 +405,9 @@ class SynonymSwap(_WordPerturbation):
         self.common_only = bool(common_only)
         self.cache_dir = cache_dir
         self._lex = None
+        # (cue class of the previous word, word) -> see _lookup; shared by scaled()/with_protected()
+        # copies, which is safe: protected words are checked outside it
+        self._seen: dict[tuple[str | None, str], tuple[tuple[str, ...], str | None]] = {}
 
     @property
     def lexicon(self):
@@ -391,49 +415,55 @@ class SynonymSwap(_WordPerturbation):
             self._lex = get_wordnet_synonyms(self.wordnet_dir, self.max_senses, self.cache_dir)
         return self._lex
 
-    def candidates(self, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
-        """(start, end, synonyms) for every eligible word of ``text``."""
-        lex = self.lexicon
+    def _lookup(self, cue: str | None, word: str) -> tuple[tuple[str, ...], str | None]:
+        """(synonyms of ``word`` after a word of cue class ``cue``, ``()`` when it is not eligible
+        whatever the protected words; the cue class of ``word`` itself), cached per instance."""
+        lw = normalize_word(word)
+        if len(word) < self.min_word_len or lw in STOP_WORDS or "'" in lw or not word.isascii():
+            syns: tuple[str, ...] = ()
+        else:
+            hint = pos_from_cue(cue, lw) if self.use_context_pos else None
+            syns = self.lexicon.synonyms(lw, hint, self.multiword, self.common_only)
+        hit = (syns, cue_of(lw) if self.use_context_pos else None)
+        if len(self._seen) >= _SYNONYM_CACHE_SIZE:
+            self._seen.clear()
+        self._seen[(cue, word)] = hit
+        return hit
+
+    def _eligible_words(self, words: Sequence[str]) -> list[tuple[int, tuple[str, ...]]]:
+        """(index, synonyms) of the eligible words among the consecutive ``words`` of a text."""
+        seen, lookup, prot = self._seen, self._lookup, self.protected_words
         out = []
-        prev: str | None = None
-        for m in WORD_RE.finditer(text):
-            w = m.group()
-            lw = normalize_word(w)
-            hint = context_pos(prev, lw) if self.use_context_pos else None
-            prev = lw
-            if (
-                len(w) < self.min_word_len
-                or lw in STOP_WORDS
-                or "'" in lw
-                or lw in self.protected_words
-                or not w.isascii()
-            ):
-                continue
-            syns = lex.synonyms(lw, hint, self.multiword, self.common_only)
-            if syns:
-                out.append((m.start(), m.end(), syns))
+        cue = None
+        for i, w in enumerate(words):
+            hit = seen.get((cue, w)) or lookup(cue, w)
+            syns, cue = hit
+            if syns and not (prot and normalize_word(w) in prot):
+                out.append((i, syns))
         return out
 
-    def count_eligible(self, text: str) -> int:
-        return len(self.candidates(text))
+    def candidates(self, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
+        """(start, end, synonyms) for every eligible word of ``text``."""
+        spans = _words(text)
+        return [(*spans[i], syns) for i, syns in self._eligible_words([text[s:e] for s, e in spans])]
 
-    def perturb_one(self, text: str, rng: random.Random) -> str:
-        cands = self.candidates(text)
+    def count_eligible(self, text: str) -> int:
+        return len(self._eligible_words(_WORD_SPLIT_RE.split(text)[1::2]))
+
+    def perturb_draws(self, text: str, draws: DrawFn) -> str:
+        parts = _WORD_SPLIT_RE.split(text)  # [gap, word, gap, ..., word, gap]
+        cands = self._eligible_words(parts[1::2])
         k = num_edits(self.rate, len(cands))
         if k == 0:
             return text
-        chosen = sorted(rng.sample(range(len(cands)), k))
-        out = []
-        prev = 0
-        for c in chosen:
-            s, e, syns = cands[c]
-            out.append(text[prev:s])
-            out.append(match_case(text[s:e], rng.choice(syns)))
-            prev = e
-        out.append(text[prev:])
-        return "".join(out)
+        u = draws(2 * k)  # u[:k] pick the words, u[k + j] the synonym of the j-th pick
+        for j, (i, syns) in enumerate(sample_with_draws(cands, k, u), k):
+            word, new = parts[2 * i + 1], syns[u[j] * len(syns) >> 32]
+            parts[2 * i + 1] = new if word.islower() else match_case(word, new)
+        return "".join(parts)
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_lex"] = None
+        state["_seen"] = {}
         return state

@@ -46,9 +46,12 @@ from pathlib import Path
 __all__ = [
     "LEXNAMES",
     "WordNetSynonyms",
+    "context_pos",
+    "cue_of",
     "default_cache_dir",
     "get_wordnet_synonyms",
     "load_wordnet",
+    "pos_from_cue",
     "prepare_wordnet_dir",
 ]
 
@@ -256,19 +259,32 @@ _BE = frozenset("is are was were be been being am 's 're".split())
 _ADJ_CUES = frozenset("very so too quite rather really extremely less least seems seem looks".split()) | _BE
 
 
+#: Previous word -> its cue: "n", "v", "a", or "be" (a copula: verb before an -ing/-ed word, else
+#: adjective). Built lowest precedence first, so a word in several cue sets keeps the strongest.
+_CUES: dict[str, str] = {
+    **dict.fromkeys(_ADJ_CUES, "a"),
+    **dict.fromkeys(_BE, "be"),
+    **dict.fromkeys(_VERB_CUES, "v"),
+    **dict.fromkeys(_NOUN_CUES, "n"),
+}
+
+
+def cue_of(prev: str | None) -> str | None:
+    """The cue class of a (lower-cased) previous word, or None: all of it that :func:`context_pos`
+    needs, so callers can cache per (cue, word) rather than per word pair."""
+    return _CUES.get(prev) if prev else None
+
+
+def pos_from_cue(cue: str | None, word: str) -> str | None:
+    """The POS hint of ``word`` after a word of cue class ``cue`` (see :func:`cue_of`)."""
+    if cue == "be":
+        return "v" if word.endswith(("ing", "ed")) else "a"
+    return cue
+
+
 def context_pos(prev: str | None, word: str) -> str | None:
     """POS suggested by the previous word (lower-cased) for ``word``: 'n', 'v', 'a' or None."""
-    if not prev:
-        return None
-    if prev in _NOUN_CUES:
-        return "n"
-    if prev in _VERB_CUES:
-        return "v"
-    if prev in _BE and word.endswith(("ing", "ed")):
-        return "v"
-    if prev in _ADJ_CUES:
-        return "a"
-    return None
+    return pos_from_cue(cue_of(prev), word)
 
 
 class WordNetSynonyms:

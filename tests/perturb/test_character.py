@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import random
 
 import pytest
 
@@ -168,3 +169,18 @@ def test_invalid_args():
         CharSwap(min_word_len=0)
     with pytest.raises(ValueError):
         KeyboardTypo(rate=2.0)
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"keep_first": False}, {"min_word_len": 1}, {"min_word_len": 5, "keep_first": False}]
+)
+def test_keyboard_typo_batch_path_matches_per_text_path(build, sentences, kw):
+    """Batches of >= 32 ASCII texts take a vectorised path; it must give each text the output
+    of the per-text path (composition independence), mixed with non-ASCII texts too."""
+    rng = random.Random(0)
+    noise = ["".join(rng.choice("ab'c Z\n.-x") for _ in range(rng.randrange(30))) for _ in range(300)]
+    texts = sentences + noise + ["café don't", "’tis o'neill's", "", "a'", "'a'b'"]
+    p = build("keyboard_typo", rate=0.3, **kw)
+    batch = p(texts, seed=2, view=1)
+    assert batch == [p([t], seed=2, view=1)[0] for t in texts]
+    assert sum(b != t for b, t in zip(batch, texts, strict=True)) >= 0.8 * len(sentences)

@@ -260,3 +260,35 @@ def test_synonym_missing_dir(tmp_path):
 def test_word_repetition_protected():
     p = WordRepetition(rate=1.0, protected_words=["dog"])
     assert p(["the dog barks"])[0] == "the the dog barks barks"
+
+
+def _reference_candidates(p: SynonymSwap, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
+    """Uncached re-implementation of the eligibility rule (default options)."""
+    from sua_exp.perturb import STOP_WORDS
+    from sua_exp.perturb.wordnet import context_pos
+
+    out, prev = [], None
+    for m in WORD_RE.finditer(text):
+        w = m.group()
+        lw = w.lower().replace("\u2019", "'")
+        hint, prev = context_pos(prev, lw), lw
+        if len(w) >= 3 and lw not in STOP_WORDS and "'" not in lw and w.isascii():
+            syns = p.lexicon.synonyms(lw, hint)
+            if syns:
+                out.append((m.start(), m.end(), syns))
+    return out
+
+
+def test_synonym_lookup_cache_and_protected_copies(build, sentences):
+    p = build("synonym", rate=1.0)
+    text = "A happy dog"
+    assert "happy" not in p([text])[0].lower()  # fills the per-instance look-up cache
+    q = p.with_protected(["HAPPY"])  # shares that cache: protection is checked outside it
+    assert "happy" in q([text])[0]
+    assert p.count_eligible(text) == len(p.candidates(text)) == q.count_eligible(text) + 1
+    # cached look-ups (POS cue of the previous word included) agree with uncached ones, twice
+    extra = ["they are falling", "The Happy DOG is very HAPPY", "don’t be sad, he’s running fast"]
+    for _ in range(2):
+        for s in sentences[:100] + extra:
+            assert p.candidates(s) == _reference_candidates(p, s), s
+            assert p.count_eligible(s) == len(p.candidates(s))
