@@ -21,8 +21,12 @@ from sua_exp.perturb import KeyboardTypo, Mixture, WordDeletion
 def step_time(loss, batches, steps: int) -> float:
     torch.manual_seed(0)
     net = TextClassifier(num_labels=2, pretrained="all-MiniLM-L6-v2")
-    module = SUAModule(net, loss, functools.partial(torch.optim.AdamW, lr=1e-5),
-                       train_perturbation=Mixture([KeyboardTypo(rate=0.05), WordDeletion(rate=0.1)]))
+    module = SUAModule(
+        net,
+        loss,
+        functools.partial(torch.optim.AdamW, lr=1e-5),
+        train_perturbation=Mixture([KeyboardTypo(rate=0.05), WordDeletion(rate=0.1)]),
+    )
     opt = torch.optim.AdamW(module.parameters(), lr=1e-5)
     module.log = lambda *a, **k: None  # outside a Trainer: logging is not what is measured
     times = []
@@ -45,8 +49,12 @@ def main() -> None:
     args = ap.parse_args()
     texts = headlines(args.batch_size * 4)
     batches = [
-        {"texts": texts[i : i + args.batch_size], "text_pairs": None, "valid_labels": [None] * args.batch_size,
-         "labels": torch.randint(0, 2, (args.batch_size,))}
+        {
+            "texts": texts[i : i + args.batch_size],
+            "text_pairs": None,
+            "valid_labels": [None] * args.batch_size,
+            "labels": torch.randint(0, 2, (args.batch_size,)),
+        }
         for i in range(0, len(texts), args.batch_size)
     ]
     ce = step_time(CrossEntropy(), batches, args.steps)

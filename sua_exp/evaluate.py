@@ -14,8 +14,12 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from sua_exp.data.extractive_qa import ExtractiveQADataModule
 from sua_exp.data.sources import project_root
-from sua_exp.evaluation.runner import evaluate_classification, recompute_metrics
+from sua_exp.evaluation.extractive_qa import evaluate_extractive_qa
+from sua_exp.evaluation.multiple_choice import choice_ambiguity_metrics
+from sua_exp.evaluation.runner import evaluate_classification, read_per_example, recompute_metrics
+from sua_exp.models.choice_encoder import match_datamodule
 from sua_exp.utils.components import EvalComponents, build_eval_components
 from sua_exp.utils.io import write_json_atomic
 from sua_exp.utils.runtime import apply_extras, run_metadata
@@ -52,12 +56,15 @@ def score_test_split(
 ) -> dict[str, float]:
     """The perturbation evaluation of DESIGN section 2 on the test split; writes per_example.jsonl."""
     components = components or build_eval_components(cfg)
+    if isinstance(datamodule, ExtractiveQADataModule):
+        return score_extractive_qa(cfg, net, datamodule, components)
     metrics, _ = evaluate_classification(
         net.predict_proba,
         datamodule.splits["test"],
         components.perturbation,
         components.suite,
         seed=cfg.seed,
+        failure_views=cfg.get("failure_views"),
         sample=getattr(net, "sample_proba", None),
         val_examples=datamodule.splits.get("val"),
         abstainer=components.abstainer,
@@ -65,6 +72,30 @@ def score_test_split(
         ambiguous_examples=components.ambiguous(datamodule),
         rows_path=Path(cfg.paths.output_dir) / "per_example.jsonl",
         chunk_size=cfg.eval_chunk_size,
+    )
+    mc_test = getattr(datamodule, "mc_splits", {}).get("test")
+    if mc_test:  # multiple choice with an encoder: ambiguity collapse on BBQ's ambiguous contexts
+        rows = read_per_example(Path(cfg.paths.output_dir) / "per_example.jsonl")
+        metrics.update(choice_ambiguity_metrics(mc_test, rows, float(cfg.get("tau_c", 0.9))))
+    return metrics
+
+
+def score_extractive_qa(
+    cfg: DictConfig, net: torch.nn.Module, datamodule: ExtractiveQADataModule, components: EvalComponents
+) -> dict[str, float]:
+    """The same evaluation for span QA: answers over a shared span set per question."""
+    if components.attack is not None or components.ambiguity is not None:
+        raise ValueError("attack= and ambiguity= are classification conditions: set them to null for QA")
+    metrics, _ = evaluate_extractive_qa(
+        net,
+        datamodule.splits["test"],
+        components.perturbation,
+        components.suite,
+        seed=cfg.seed,
+        failure_views=cfg.get("failure_views"),
+        val_examples=datamodule.splits.get("val"),
+        abstainer=components.abstainer,
+        rows_path=Path(cfg.paths.output_dir) / "per_example.jsonl",
     )
     return metrics
 
@@ -82,9 +113,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         return metrics
     components = build_eval_components(cfg)
     L.seed_everything(cfg.seed, workers=True)
-    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule = match_datamodule(hydra.utils.instantiate(cfg.data), cfg.model.net)
     datamodule.setup()
-    net = hydra.utils.instantiate(cfg.model.net, num_labels=datamodule.num_labels)
+    if isinstance(datamodule, ExtractiveQADataModule):
+        net = hydra.utils.instantiate(cfg.model.net)
+    else:
+        net = hydra.utils.instantiate(cfg.model.net, num_labels=datamodule.num_labels)
     if cfg.get("ckpt_path"):
         load_net_weights(net, cfg.ckpt_path)
     else:

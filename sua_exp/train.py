@@ -16,9 +16,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from sua_exp.data import ClassificationDataModule
+from sua_exp.data.choice_classification import ChoiceClassificationDataModule
 from sua_exp.data.classification import text_pairs_of
+from sua_exp.data.extractive_qa import ExtractiveQADataModule
 from sua_exp.data.sources import project_root
 from sua_exp.evaluate import score_test_split
+from sua_exp.models.choice_encoder import match_datamodule
 from sua_exp.objectives.temperature import TemperatureScaling
 from sua_exp.utils.components import build_eval_components
 from sua_exp.utils.io import write_json_atomic
@@ -41,14 +44,31 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
             "this model config has no LightningModule (_target_): it is an LLM for sua-llm-eval; "
             "sua-train fine-tunes encoders (model=minilm or model=tiny)"
         )
-    datamodule = hydra.utils.instantiate(cfg.data)
-    if not isinstance(datamodule, ClassificationDataModule):
-        raise ValueError(f"data={cfg.data.get('name')} is multiple-choice QA: evaluate it with sua-llm-eval")
+    datamodule = match_datamodule(hydra.utils.instantiate(cfg.data), cfg.model.net)
+    if isinstance(datamodule, ExtractiveQADataModule):
+        return datamodule, build_span_qa(cfg, datamodule)
+    if not isinstance(datamodule, ClassificationDataModule | ChoiceClassificationDataModule):
+        raise ValueError(
+            f"data={cfg.data.get('name')} is evaluation data for the LLM (option scoring or generative "
+            "QA): evaluate it with sua-llm-eval"
+        )
     datamodule.setup()
     net = hydra.utils.instantiate(cfg.model.net, num_labels=datamodule.num_labels)
     loss = hydra.utils.instantiate(cfg.loss) if cfg.get("loss") else None
     module = hydra.utils.instantiate(cfg.model, net=net, loss=loss)
     return datamodule, module
+
+
+def build_span_qa(cfg: DictConfig, datamodule: ExtractiveQADataModule) -> L.LightningModule:
+    """Extractive QA: a span network (no label set) in a SpanQAModule."""
+    if not str(cfg.model.get("_target_", "")).endswith("SpanQAModule"):
+        raise ValueError(
+            f"data={datamodule.name} is extractive QA: use a span model (model=minilm_qa or model=tiny_qa)"
+        )
+    datamodule.setup()
+    net = hydra.utils.instantiate(cfg.model.net)
+    loss = hydra.utils.instantiate(cfg.loss) if cfg.get("loss") else None
+    return hydra.utils.instantiate(cfg.model, net=net, loss=loss)
 
 
 def fit_temperature(net, val_examples) -> float:
@@ -94,7 +114,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         summary = {
             k: v
             for k, v in metrics.items()
-            if k.startswith(("task/", "fd/", "cal/", "sua/", "cert/", "rob/"))
+            if k.startswith(("task/", "fd/", "cal/", "sua/", "cert/", "rob/", "amb/"))
         }
         sync_csv_loggers(trainer.loggers)
         for logger in trainer.loggers:  # dashboards (and metrics.csv) get the evaluation summary

@@ -41,7 +41,10 @@ def flip_certificate(
     Args:
         p_clean: ``[N, K]`` distributions on the clean inputs (extra leading dims are flattened).
         p_views: ``[N, M, K]`` distributions on the M views of each input.
-        labels: ``[N]`` integer gold labels.
+        labels: ``[N]`` integer gold labels, or a bool ``[N, K]`` mask of the correct answers
+            when several answers of an input are correct (e.g. clusters of generated answers
+            that each match a gold answer). The proof only needs that a wrong view's argmax
+            differs from a correct clean argmax, which holds either way.
         t: Markov slack, > 0.
         mask: optional bool ``[N, M]``, True = valid view (invalid views are ignored).
 
@@ -74,9 +77,15 @@ def flip_certificate(
     p = p.reshape(-1, k)
     n = p.shape[0]
     views = views.reshape(n, -1, k)
-    y = torch.as_tensor(labels, device=p.device).reshape(-1).long()
-    if y.shape[0] != n:
-        raise ValueError(f"labels has {y.shape[0]} entries but p_clean has {n} rows")
+    y = torch.as_tensor(labels, device=p.device)
+    is_mask = y.dtype == torch.bool and y.dim() == 2
+    if is_mask:  # [N, K] mask of the correct answers (several may be correct)
+        if y.shape != (n, k):
+            raise ValueError(f"a correct-answer mask must be [N={n}, K={k}], got {tuple(y.shape)}")
+    else:
+        y = y.reshape(-1).long()
+        if y.shape[0] != n:
+            raise ValueError(f"labels has {y.shape[0]} entries but p_clean has {n} rows")
     if n == 0:
         raise ValueError("flip_certificate needs at least one input")
     m_views = views.shape[1]
@@ -86,8 +95,13 @@ def flip_certificate(
         else torch.as_tensor(mask, device=p.device).to(torch.bool).reshape(n, m_views)
     )
 
-    correct = torch.argmax(p, dim=-1) == y  # [N]
-    view_wrong = (torch.argmax(views, dim=-1) != y.unsqueeze(-1)) & valid  # [N, M]
+    pred, view_pred = torch.argmax(p, dim=-1), torch.argmax(views, dim=-1)
+    if is_mask:
+        correct = y.gather(-1, pred.unsqueeze(-1)).squeeze(-1)  # [N]
+        view_wrong = ~y.gather(-1, view_pred) & valid  # [N, M]
+    else:
+        correct = pred == y
+        view_wrong = (view_pred != y.unsqueeze(-1)) & valid
     worst_wrong = ~correct | view_wrong.any(dim=-1)
 
     tv = torch.where(valid, total_variation(p.unsqueeze(-2), views), torch.zeros((), dtype=p.dtype))

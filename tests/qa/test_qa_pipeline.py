@@ -166,7 +166,7 @@ def test_evaluation_on_natural_pairs(tiny_qa, squad_dm, tmp_path):
     ):
         assert key in metrics
     assert 0.0 <= metrics["sua/natural_sensitivity"] <= 1.0
-    assert "fd/auroc/self_consistency" in metrics
+    assert "fd/auroc/self_consistency" in metrics and "fd/auroc/self_consistency/natural" in metrics
     assert (tmp_path / "rows.jsonl").read_text().count("\n") == len(rows)
 
 
