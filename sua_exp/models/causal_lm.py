@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from sua_exp import core
 from sua_exp.models.gguf_convert import PACKAGED_GGUF, ensure_hf_model, ensure_hf_tokenizer
 
 log = logging.getLogger("sua_exp")
@@ -381,11 +382,7 @@ class OptionScorer(ChatLM):
     def sample_from_proba(self, probs: Tensor, samples: int, seed: int) -> Tensor:
         """Temperature sampling of the answer: `samples` one-hot draws [N, T, K] from p^(1/tau)
         (tau = sample_temperature), reproducible from `seed`; no extra forward pass."""
-        tempered = probs.clamp(min=0).pow(1.0 / self.sample_temperature)
-        tempered = tempered / tempered.sum(-1, keepdim=True)
-        gen = torch.Generator().manual_seed(int(seed))
-        draws = torch.multinomial(tempered, samples, replacement=True, generator=gen)  # [N, T]
-        return nn.functional.one_hot(draws, probs.shape[-1]).to(probs.dtype)
+        return core.sample_answers(probs, samples, seed, self.sample_temperature)
 
     def sample_proba(
         self, prompts: Sequence[str], options: Sequence[Sequence[str]], samples: int, seed: int
