@@ -29,7 +29,13 @@ from torch import Tensor
 from sua_exp import core
 from sua_exp.data.extractive_qa import ExtractiveQAExample
 from sua_exp.evaluation.multiple_choice import AmbiguityLabels, MCEvaluationTensors, compute_mc_metrics
-from sua_exp.evaluation.runner import EvaluationSeeds, _condition_metrics, per_example_rows, view_grid
+from sua_exp.evaluation.runner import (
+    EvaluationSeeds,
+    _condition_metrics,
+    abstention_metrics,
+    per_example_rows,
+    view_grid,
+)
 from sua_exp.evaluation.squad import exact_match, f1, normalize_answer
 from sua_exp.scores import ScoreSuite, ScoringInputs
 from sua_exp.utils.io import write_jsonl_atomic
@@ -203,11 +209,7 @@ def evaluate_extractive_qa(
         start = 1 + m_fail + 2 * m
         metrics.update(_natural_metrics(fw, examples, suite, start, seeds.mc, sample_temperature))
     if abstainer is not None:
-        abstainer.fit(suite.scores(cal_inputs)[abstainer.score], cal_errors)
-        for condition in ("clean", "perturbed"):
-            test_scores = suite.scores(tensors.inputs(condition))[abstainer.score]
-            report = abstainer.report(test_scores, tensors.errors(condition))
-            metrics.update({f"{k}/{condition}": v for k, v in report.items()})
+        metrics.update(abstention_metrics(abstainer, suite, cal_inputs, cal_errors, tensors))
     name = getattr(perturbation, "name", type(perturbation).__name__)
     rows = per_example_rows(examples, tensors, x_seen, suite, name, seeds)
     for row, ex, answers, n in zip(rows, examples, fw.answers, range(len(rows)), strict=True):

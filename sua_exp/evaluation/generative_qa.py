@@ -69,6 +69,7 @@ from sua_exp.evaluation.multiple_choice import MCEvaluationTensors
 from sua_exp.evaluation.runner import (
     EvaluationSeeds,
     EvaluationTensors,
+    abstention_metrics,
     compute_metrics,
     per_example_rows,
     read_per_example,
@@ -369,11 +370,7 @@ def evaluate_generative(
     )
     metrics = compute_generative_metrics(tensors, suite, cert_t=cert_t)
     if abstainer is not None:
-        abstainer.fit(suite.scores(cal_inputs)[abstainer.score], cal_errors)
-        for condition in ("clean", "perturbed"):
-            test_scores = suite.scores(tensors.inputs(condition))[abstainer.score]
-            report = abstainer.report(test_scores, tensors.errors(condition))
-            metrics.update({f"{k}/{condition}": v for k, v in report.items()})
+        metrics.update(abstention_metrics(abstainer, suite, cal_inputs, cal_errors, tensors))
     name = getattr(perturbation, "name", type(perturbation).__name__)
     rows = generative_rows(examples, tensors, x_seen, dist, answers, suite, name, seeds)
     return metrics, rows

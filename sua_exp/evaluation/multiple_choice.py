@@ -46,6 +46,7 @@ from sua_exp.evaluation.runner import (
     EvaluationSeeds,
     EvaluationTensors,
     _condition_metrics,
+    abstention_metrics,
     compute_metrics,
     per_example_rows,
     read_per_example,
@@ -290,11 +291,7 @@ def evaluate_multiple_choice(
     amb = AmbiguityLabels.from_examples(examples)
     metrics = compute_mc_metrics(tensors, suite, amb, cert_t=cert_t, tau_c=tau_c)
     if abstainer is not None:
-        abstainer.fit(suite.scores(cal_inputs)[abstainer.score], cal_errors)
-        for condition in ("clean", "perturbed"):
-            test_scores = suite.scores(tensors.inputs(condition))[abstainer.score]
-            report = abstainer.report(test_scores, tensors.errors(condition))
-            metrics.update({f"{k}/{condition}": v for k, v in report.items()})
+        metrics.update(abstention_metrics(abstainer, suite, cal_inputs, cal_errors, tensors))
     name = getattr(perturbation, "name", type(perturbation).__name__)
     return metrics, _mc_rows(examples, tensors, x_seen, suite, name, seeds)
 

@@ -219,6 +219,20 @@ def compute_metrics(t: EvaluationTensors, suite: ScoreSuite, cert_t: float = 0.1
     return metrics
 
 
+def abstention_metrics(
+    abstainer: Any, suite: ScoreSuite, cal_inputs: ScoringInputs, cal_errors: Tensor, t: EvaluationTensors
+) -> dict[str, float]:
+    """Fit the abstention rule on the calibration split's scores and errors, then report it on
+    the test inputs of the clean and perturbed conditions (keys suffixed /clean, /perturbed)."""
+    abstainer.fit(suite.scores(cal_inputs)[abstainer.score], cal_errors)
+    metrics: dict[str, float] = {}
+    for condition in ("clean", "perturbed"):
+        test_scores = suite.scores(t.inputs(condition))[abstainer.score]
+        report = abstainer.report(test_scores, t.errors(condition))
+        metrics.update({f"{k}/{condition}": v for k, v in report.items()})
+    return metrics
+
+
 def per_example_rows(
     examples: Sequence[ClassificationExample],
     t: EvaluationTensors,
@@ -449,11 +463,7 @@ def evaluate_classification(
         tensors = _concatenate(parts)
     metrics = compute_metrics(tensors, suite, cert_t=cert_t)
     if abstainer is not None:
-        abstainer.fit(suite.scores(cal_inputs)[abstainer.score], cal_errors)
-        for condition in ("clean", "perturbed"):
-            test_scores = suite.scores(tensors.inputs(condition))[abstainer.score]
-            report = abstainer.report(test_scores, tensors.errors(condition))
-            metrics.update({f"{k}/{condition}": v for k, v in report.items()})
+        metrics.update(abstention_metrics(abstainer, suite, cal_inputs, cal_errors, tensors))
     if ambiguous_examples:
         metrics.update(_ambiguous_condition(predict, ambiguous_examples, perturbation, suite, seeds, tau_c))
     return metrics, rows
