@@ -28,19 +28,31 @@ from torch import Tensor
 
 from sua_exp import core
 from sua_exp.data.extractive_qa import ExtractiveQAExample
-from sua_exp.evaluation.multiple_choice import AmbiguityLabels, MCEvaluationTensors, compute_mc_metrics
+from sua_exp.evaluation.multiple_choice import (
+    AmbiguityLabels,
+    MCEvaluationTensors,
+    compute_mc_metrics,
+    recompute_mc_metrics,
+)
 from sua_exp.evaluation.runner import (
     EvaluationSeeds,
     _condition_metrics,
     abstention_metrics,
     per_example_rows,
+    read_per_example,
     view_grid,
 )
 from sua_exp.evaluation.squad import exact_match, f1, normalize_answer
 from sua_exp.scores import ScoreSuite, ScoringInputs
 from sua_exp.utils.io import write_jsonl_atomic
 
-__all__ = ["QAForwards", "evaluate_extractive_qa", "run_qa_forwards"]
+__all__ = [
+    "QAForwards",
+    "evaluate_extractive_qa",
+    "is_span_qa_rows",
+    "recompute_qa_metrics",
+    "run_qa_forwards",
+]
 
 
 @dataclass
@@ -96,8 +108,7 @@ def run_qa_forwards(
     )
 
 
-def _squad_metrics(preds: Sequence[str], examples: Sequence[ExtractiveQAExample], condition: str) -> dict:
-    golds = [ex.answer_texts for ex in examples]
+def _squad_metrics(preds: Sequence[str], golds: Sequence[Sequence[str]], condition: str) -> dict:
     n = len(preds)
     return {
         f"task/em/{condition}": sum(exact_match(p, g) for p, g in zip(preds, golds, strict=True)) / n,
@@ -121,7 +132,7 @@ def _natural_metrics(
     inputs = ScoringInputs(p_nat, p_views, mc, fw.num_answers)
     metrics = _condition_metrics(suite, inputs, errors, "natural")
     metrics["task/acc/natural"] = 1.0 - errors.double().mean().item()
-    metrics.update(_squad_metrics(fw.texts(start), examples, "natural"))
+    metrics.update(_squad_metrics(fw.texts(start), [ex.answer_texts for ex in examples], "natural"))
     divergence = core.DIVERGENCES[suite.divergence]
     metrics["sua/natural_sensitivity"] = divergence(fw.probs[:, 0], p_nat).mean().item()
     metrics["eval/num_natural_pairs"] = float(len(examples))
@@ -203,8 +214,9 @@ def evaluate_extractive_qa(
     none = torch.zeros(len(examples), dtype=torch.bool)
     amb = AmbiguityLabels(ambiguous=none, unknown=torch.full((len(examples),), -1), conditioned=none)
     metrics = compute_mc_metrics(tensors, suite, amb, cert_t=cert_t)
-    metrics.update(_squad_metrics(fw.texts(0), examples, "clean"))
-    metrics.update(_squad_metrics(fw.texts(1), examples, "perturbed"))
+    golds = [ex.answer_texts for ex in examples]
+    metrics.update(_squad_metrics(fw.texts(0), golds, "clean"))
+    metrics.update(_squad_metrics(fw.texts(1), golds, "perturbed"))
     if natural:
         start = 1 + m_fail + 2 * m
         metrics.update(_natural_metrics(fw, examples, suite, start, seeds.mc, sample_temperature))
@@ -223,3 +235,20 @@ def evaluate_extractive_qa(
     if rows_path is not None:
         write_jsonl_atomic(rows_path, rows)
     return metrics, rows
+
+
+def is_span_qa_rows(rows: Sequence[dict[str, Any]]) -> bool:
+    """Per-example rows written by `evaluate_extractive_qa` (they carry each input's answers)."""
+    return bool(rows) and "answers" in rows[0] and "gold" in rows[0]
+
+
+def recompute_qa_metrics(path: str | Path, suite: ScoreSuite, cert_t: float = 0.1) -> dict[str, float]:
+    """Every metric of a saved span-QA `per_example.jsonl` with new score settings, no model run:
+    the padded answer sets keep their sizes (so `Hn` divides by log K(x)), and EM/F1 come from
+    the stored top answers. The natural condition needs its scoring views and is not rebuilt."""
+    metrics = recompute_mc_metrics(path, suite, cert_t=cert_t)
+    rows = read_per_example(path)
+    golds = [row["gold"] for row in rows]
+    for condition in ("clean", "perturbed"):
+        metrics.update(_squad_metrics([row[condition]["answer"] for row in rows], golds, condition))
+    return metrics

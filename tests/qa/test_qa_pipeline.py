@@ -11,7 +11,7 @@ import torch
 from helpers import compose_config
 
 from sua_exp.data.extractive_qa import ExtractiveQADataModule, attach_natural_questions
-from sua_exp.evaluation.extractive_qa import evaluate_extractive_qa
+from sua_exp.evaluation.extractive_qa import evaluate_extractive_qa, recompute_qa_metrics
 from sua_exp.evaluation.squad import exact_match, f1, normalize_answer
 from sua_exp.models.span_qa import PAD_LOGIT
 from sua_exp.perturb import WordDeletion
@@ -168,6 +168,12 @@ def test_evaluation_on_natural_pairs(tiny_qa, squad_dm, tmp_path):
     assert 0.0 <= metrics["sua/natural_sensitivity"] <= 1.0
     assert "fd/auroc/self_consistency" in metrics and "fd/auroc/self_consistency/natural" in metrics
     assert (tmp_path / "rows.jsonl").read_text().count("\n") == len(rows)
+    # sua-eval recompute_from: the same metrics from the saved rows, no model (natural excepted)
+    again = recompute_qa_metrics(tmp_path / "rows.jsonl", suite)
+    shared = [k for k in metrics if "natural" not in k]
+    assert set(shared) <= set(again)
+    for key in shared:
+        assert again[key] == pytest.approx(metrics[key], abs=1e-6, nan_ok=True), key
 
 
 def test_evaluation_is_reproducible(tiny_qa, squad_rows):
