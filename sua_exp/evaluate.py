@@ -48,6 +48,13 @@ def load_net_weights(net: torch.nn.Module, ckpt_path: str | Path) -> None:
         )
 
 
+def instantiate_net(cfg: DictConfig, datamodule: L.LightningDataModule) -> torch.nn.Module:
+    """`model.net`, sized by the data's label set where it has one (span QA has none)."""
+    if isinstance(datamodule, ExtractiveQADataModule):
+        return hydra.utils.instantiate(cfg.model.net)
+    return hydra.utils.instantiate(cfg.model.net, num_labels=datamodule.num_labels)
+
+
 def score_test_split(
     cfg: DictConfig,
     net: torch.nn.Module,
@@ -118,10 +125,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     datamodule = match_datamodule(hydra.utils.instantiate(cfg.data), cfg.model.net)
     datamodule.setup()
-    if isinstance(datamodule, ExtractiveQADataModule):
-        net = hydra.utils.instantiate(cfg.model.net)
-    else:
-        net = hydra.utils.instantiate(cfg.model.net, num_labels=datamodule.num_labels)
+    net = instantiate_net(cfg, datamodule)
     if cfg.get("ckpt_path"):
         load_net_weights(net, cfg.ckpt_path)
     else:

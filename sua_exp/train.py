@@ -20,7 +20,7 @@ from sua_exp.data.choice_classification import ChoiceClassificationDataModule
 from sua_exp.data.classification import text_pairs_of
 from sua_exp.data.extractive_qa import ExtractiveQADataModule
 from sua_exp.data.sources import project_root
-from sua_exp.evaluate import score_test_split
+from sua_exp.evaluate import instantiate_net, score_test_split
 from sua_exp.models.choice_encoder import match_datamodule
 from sua_exp.objectives.temperature import TemperatureScaling
 from sua_exp.utils.components import build_eval_components
@@ -46,29 +46,20 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
         )
     datamodule = match_datamodule(hydra.utils.instantiate(cfg.data), cfg.model.net)
     if isinstance(datamodule, ExtractiveQADataModule):
-        return datamodule, build_span_qa(cfg, datamodule)
-    if not isinstance(datamodule, ClassificationDataModule | ChoiceClassificationDataModule):
+        if not str(cfg.model.get("_target_", "")).endswith("SpanQAModule"):
+            raise ValueError(
+                f"data={datamodule.name} is extractive QA: use a span model (model=minilm_qa or model=tiny_qa)"
+            )
+    elif not isinstance(datamodule, ClassificationDataModule | ChoiceClassificationDataModule):
         raise ValueError(
             f"data={cfg.data.get('name')} is evaluation data for the LLM (option scoring or generative "
             "QA): evaluate it with sua-llm-eval"
         )
     datamodule.setup()
-    net = hydra.utils.instantiate(cfg.model.net, num_labels=datamodule.num_labels)
+    net = instantiate_net(cfg, datamodule)
     loss = hydra.utils.instantiate(cfg.loss) if cfg.get("loss") else None
     module = hydra.utils.instantiate(cfg.model, net=net, loss=loss)
     return datamodule, module
-
-
-def build_span_qa(cfg: DictConfig, datamodule: ExtractiveQADataModule) -> L.LightningModule:
-    """Extractive QA: a span network (no label set) in a SpanQAModule."""
-    if not str(cfg.model.get("_target_", "")).endswith("SpanQAModule"):
-        raise ValueError(
-            f"data={datamodule.name} is extractive QA: use a span model (model=minilm_qa or model=tiny_qa)"
-        )
-    datamodule.setup()
-    net = hydra.utils.instantiate(cfg.model.net)
-    loss = hydra.utils.instantiate(cfg.loss) if cfg.get("loss") else None
-    return hydra.utils.instantiate(cfg.model, net=net, loss=loss)
 
 
 def fit_temperature(net, val_examples) -> float:
