@@ -40,6 +40,7 @@ from sua_exp.evaluation.runner import (
     abstention_metrics,
     per_example_rows,
     read_per_example,
+    scoring_rows,
     view_grid,
 )
 from sua_exp.evaluation.squad import exact_match, f1, normalize_answer
@@ -150,10 +151,8 @@ def _calibration_inputs(
     temperature: float,
 ) -> tuple[ScoringInputs, Tensor]:
     questions = [ex.question for ex in examples]
-    nb = perturbation.neighbourhood(questions, suite.num_views, seed=seeds.score)
-    fw = run_qa_forwards(
-        net, examples, [[q, *v] for q, v in zip(questions, nb, strict=True)], top_k, max_answer_len
-    )
+    rows = scoring_rows(questions, perturbation, suite.num_views, seeds)
+    fw = run_qa_forwards(net, examples, rows, top_k, max_answer_len)
     p = fw.probs[:, 0]
     mc = core.sample_answers(p, suite.mc_samples, seeds.mc, temperature) if suite.mc_samples else None
     return ScoringInputs(p, fw.probs[:, 1:], mc, fw.num_answers), p.argmax(-1) != fw.labels
@@ -192,9 +191,8 @@ def evaluate_extractive_qa(
     if natural and len(natural) != len(examples):
         raise ValueError("either every test example has a natural_question or none does")
     if natural:  # x_nat and its own scoring neighbourhood (score seed stream, built from x_nat)
-        nat_q = [ex.natural_question for ex in examples]
-        nat_nb = perturbation.neighbourhood(nat_q, m, seed=seeds.score)
-        grid = [[*row, q, *nb] for row, q, nb in zip(grid, nat_q, nat_nb, strict=True)]
+        nat_rows = scoring_rows([ex.natural_question for ex in examples], perturbation, m, seeds)
+        grid = [row + nat for row, nat in zip(grid, nat_rows, strict=True)]
     fw = run_qa_forwards(net, examples, grid, top_k, max_answer_len)
     p_clean, p_fail = fw.probs[:, 0], fw.probs[:, 1 : 1 + m_fail]
     mc_clean = mc_seen = None

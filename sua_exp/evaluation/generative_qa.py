@@ -73,6 +73,7 @@ from sua_exp.evaluation.runner import (
     compute_metrics,
     per_example_rows,
     read_per_example,
+    scoring_rows,
     tensors_from_rows,
     view_grid,
 )
@@ -281,11 +282,8 @@ def _calibration_inputs(
     rule: str,
 ) -> tuple[ScoringInputs, Tensor]:
     """Clean-condition scoring inputs and errors on the calibration (validation) split."""
-    questions = [ex.question for ex in examples]
-    nb = perturbation.neighbourhood(questions, suite.num_views, seed=seeds.score)
-    grid = [
-        [prompt(ex, q) for q in [x, *views]] for ex, x, views in zip(examples, questions, nb, strict=True)
-    ]
+    rows = scoring_rows([ex.question for ex in examples], perturbation, suite.num_views, seeds)
+    grid = [[prompt(ex, q) for q in row] for ex, row in zip(examples, rows, strict=True)]
     dist, _ = sampler.distributions(grid, seeds.mc)
     probs, samples = _with_other(dist.probs), _with_other(dist.samples)
     correct, _ = cluster_tables([c.surface for c in dist.clusters], examples, probs.shape[-1], rule)

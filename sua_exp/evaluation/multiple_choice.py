@@ -50,6 +50,7 @@ from sua_exp.evaluation.runner import (
     compute_metrics,
     per_example_rows,
     read_per_example,
+    scoring_rows,
     tensors_from_rows,
     view_grid,
 )
@@ -229,8 +230,7 @@ def _calibration_inputs(
     """Clean-condition scoring inputs and errors on the calibration (validation) split."""
     labels = torch.tensor([ex.label for ex in examples], dtype=torch.long)
     questions = [ex.question for ex in examples]
-    nb = perturbation.neighbourhood(questions, suite.num_views, seed=seeds.score)
-    p = _score_grid(scorer, examples, [[q, *views] for q, views in zip(questions, nb, strict=True)], prompt)
+    p = _score_grid(scorer, examples, scoring_rows(questions, perturbation, suite.num_views, seeds), prompt)
     mc = scorer.sample_from_proba(p[:, 0], suite.mc_samples, seeds.mc) if suite.mc_samples else None
     k = torch.tensor([ex.num_choices for ex in examples], dtype=torch.long)
     return ScoringInputs(p[:, 0], p[:, 1:], mc, k), p[:, 0].argmax(-1) != labels

@@ -116,6 +116,15 @@ def _predict_grid(predict: ProbaFn, grid: list[list[str]], pairs: list[str] | No
     return predict(flat, flat_pairs).view(n, v, -1)
 
 
+def scoring_rows(
+    texts: Sequence[str], perturbation: Any, num_views: int, seeds: EvaluationSeeds
+) -> list[list[str]]:
+    """Per input the row [x, its M scoring views] (score seed stream): what a condition whose
+    failure is read off x itself (calibration, adversarial, ambiguous) needs scored."""
+    nb = perturbation.neighbourhood(texts, num_views, seed=seeds.score)
+    return [[t, *views] for t, views in zip(texts, nb, strict=True)]
+
+
 def view_grid(
     texts: Sequence[str], perturbation: Any, seeds: EvaluationSeeds, num_views: int, failure_views: int
 ) -> tuple[list[list[str]], list[str]]:
@@ -345,8 +354,7 @@ def _calibration_inputs(
     labels = torch.tensor([ex.label for ex in examples], dtype=torch.long)
     texts = [ex.text for ex in examples]
     pairs = text_pairs_of(examples)
-    nb = perturbation.neighbourhood(texts, suite.num_views, seed=seeds.score)
-    p = _predict_grid(predict, [[t, *views] for t, views in zip(texts, nb, strict=True)], pairs)
+    p = _predict_grid(predict, scoring_rows(texts, perturbation, suite.num_views, seeds), pairs)
     mc = sample(texts, pairs, suite.mc_samples, seeds.mc) if suite.mc_samples and sample is not None else None
     return ScoringInputs(p[:, 0], p[:, 1:], mc), p[:, 0].argmax(-1) != labels
 
@@ -372,8 +380,7 @@ def _attack_condition(
         results.extend(attack.attack([ex.text], [ex.label], proba))
     x_adv = [r.attacked if r.success else r.original for r in results]
     pairs = text_pairs_of(examples)
-    nb = perturbation.neighbourhood(x_adv, suite.num_views, seed=seeds.score)
-    p = _predict_grid(predict, [[t, *views] for t, views in zip(x_adv, nb, strict=True)], pairs)
+    p = _predict_grid(predict, scoring_rows(x_adv, perturbation, suite.num_views, seeds), pairs)
     skipped = torch.tensor([r.skipped for r in results])
     return dataclasses.replace(tensors, p_adv=p[:, 0], p_score_adv=p[:, 1:], attack_skipped=skipped), x_adv
 
@@ -390,8 +397,7 @@ def _ambiguous_condition(
     outside the valid set. Reports `amb/...` and `fd/<metric>/<score>/ambiguous`."""
     texts = [ex.text for ex in examples]
     pairs = text_pairs_of(examples)
-    nb = perturbation.neighbourhood(texts, suite.num_views, seed=seeds.score)
-    p = _predict_grid(predict, [[t, *views] for t, views in zip(texts, nb, strict=True)], pairs)
+    p = _predict_grid(predict, scoring_rows(texts, perturbation, suite.num_views, seeds), pairs)
     valid = torch.zeros(len(examples), p.shape[-1], dtype=torch.bool)
     for i, ex in enumerate(examples):
         valid[i, list(ex.valid_labels or ())] = True
