@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from sua_exp.data.extractive_qa import ExtractiveQADataModule
 from sua_exp.data.sources import project_root
-from sua_exp.evaluation.extractive_qa import evaluate_extractive_qa, is_span_qa_rows, recompute_qa_metrics
+from sua_exp.evaluation.extractive_qa import evaluate_extractive_qa, is_span_qa_run, recompute_qa_metrics
 from sua_exp.evaluation.multiple_choice import choice_ambiguity_metrics
 from sua_exp.evaluation.runner import evaluate_classification, read_per_example, recompute_metrics
 from sua_exp.models.choice_encoder import match_datamodule
@@ -114,7 +114,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("recompute_from"):
         # new scores/metrics from a saved per_example.jsonl: no model, no forward pass
         suite = hydra.utils.instantiate(cfg.score)
-        if is_span_qa_rows(read_per_example(cfg.recompute_from)[:1]):
+        if is_span_qa_run(cfg.recompute_from):
             metrics = recompute_qa_metrics(cfg.recompute_from, suite, cert_t=float(cfg.get("cert_t", 0.1)))
         else:
             metrics = recompute_metrics(cfg.recompute_from, suite)

@@ -32,12 +32,13 @@ from sua_exp.evaluation.multiple_choice import (
     AmbiguityLabels,
     MCEvaluationTensors,
     compute_mc_metrics,
-    recompute_mc_metrics,
+    mc_metrics_from_rows,
 )
 from sua_exp.evaluation.runner import (
     EvaluationSeeds,
     _condition_metrics,
     abstention_metrics,
+    first_per_example_row,
     per_example_rows,
     read_per_example,
     scoring_rows,
@@ -50,7 +51,7 @@ from sua_exp.utils.io import write_jsonl_atomic
 __all__ = [
     "QAForwards",
     "evaluate_extractive_qa",
-    "is_span_qa_rows",
+    "is_span_qa_run",
     "recompute_qa_metrics",
     "run_qa_forwards",
 ]
@@ -235,17 +236,19 @@ def evaluate_extractive_qa(
     return metrics, rows
 
 
-def is_span_qa_rows(rows: Sequence[dict[str, Any]]) -> bool:
-    """Per-example rows written by `evaluate_extractive_qa` (they carry each input's answers)."""
-    return bool(rows) and "answers" in rows[0] and "gold" in rows[0]
+def is_span_qa_run(path: str | Path) -> bool:
+    """Whether a per-example file was written by `evaluate_extractive_qa` (its rows carry each
+    input's answers and gold answers); reads the first row only."""
+    row = first_per_example_row(path)
+    return "answers" in row and "gold" in row
 
 
 def recompute_qa_metrics(path: str | Path, suite: ScoreSuite, cert_t: float = 0.1) -> dict[str, float]:
     """Every metric of a saved span-QA `per_example.jsonl` with new score settings, no model run:
     the padded answer sets keep their sizes (so `Hn` divides by log K(x)), and EM/F1 come from
     the stored top answers. The natural condition needs its scoring views and is not rebuilt."""
-    metrics = recompute_mc_metrics(path, suite, cert_t=cert_t)
     rows = read_per_example(path)
+    metrics = mc_metrics_from_rows(rows, suite, cert_t=cert_t)
     golds = [row["gold"] for row in rows]
     for condition in ("clean", "perturbed"):
         metrics.update(_squad_metrics([row[condition]["answer"] for row in rows], golds, condition))

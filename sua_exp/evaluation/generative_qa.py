@@ -73,6 +73,7 @@ from sua_exp.evaluation.runner import (
     compute_metrics,
     per_example_rows,
     read_per_example,
+    require_numeric_alpha,
     scoring_rows,
     tensors_from_rows,
     view_grid,
@@ -380,10 +381,7 @@ def recompute_generative_metrics(
     """All metrics from a saved generative `per_example.jsonl`: no generation. With
     `correctness`, every cluster is judged again under that rule (from its stored surface form
     and the stored references); otherwise the stored correctness is used."""
-    if suite.needs_alpha_fit:
-        raise ValueError(
-            "recompute needs a numeric score.alpha (the fitted value is in metrics.json: score/alpha)"
-        )
+    require_numeric_alpha(suite)
     rows = read_per_example(path)
     base = tensors_from_rows(rows)
     fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(EvaluationTensors)}

@@ -50,6 +50,7 @@ from sua_exp.evaluation.runner import (
     compute_metrics,
     per_example_rows,
     read_per_example,
+    require_numeric_alpha,
     scoring_rows,
     tensors_from_rows,
     view_grid,
@@ -300,11 +301,14 @@ def recompute_mc_metrics(
     path: str | Path, suite: ScoreSuite, cert_t: float = 0.1, tau_c: float = 0.9
 ) -> dict[str, float]:
     """All metrics from a saved multiple-choice `per_example.jsonl`: no forward pass."""
-    if suite.needs_alpha_fit:
-        raise ValueError(
-            "recompute needs a numeric score.alpha (the fitted value is in metrics.json: score/alpha)"
-        )
-    rows = read_per_example(path)
+    return mc_metrics_from_rows(read_per_example(path), suite, cert_t=cert_t, tau_c=tau_c)
+
+
+def mc_metrics_from_rows(
+    rows: Sequence[dict[str, Any]], suite: ScoreSuite, cert_t: float = 0.1, tau_c: float = 0.9
+) -> dict[str, float]:
+    """`recompute_mc_metrics` on rows already read (padded answer sets keep their sizes K(x))."""
+    require_numeric_alpha(suite)
     base = tensors_from_rows(rows)
     fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(EvaluationTensors)}
     t = MCEvaluationTensors(**fields, num_classes=torch.tensor([r["num_choices"] for r in rows]))

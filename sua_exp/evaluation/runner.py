@@ -324,12 +324,26 @@ def read_per_example(path: str | os.PathLike) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def recompute_metrics(path: str | os.PathLike, suite: ScoreSuite, cert_t: float = 0.1) -> dict[str, float]:
-    """All metrics from a saved `per_example.jsonl`, with any score settings: no forward pass."""
+def first_per_example_row(path: str | os.PathLike) -> dict[str, Any]:
+    """The first row of a per-example file (enough to tell which evaluator wrote it)."""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                return json.loads(line)
+    raise ValueError(f"{path}: no per-example rows")
+
+
+def require_numeric_alpha(suite: ScoreSuite) -> None:
+    """Recomputing cannot refit alpha (no validation split is stored): it must be a number."""
     if suite.needs_alpha_fit:
         raise ValueError(
             "recompute needs a numeric score.alpha (the fitted value is in metrics.json: score/alpha)"
         )
+
+
+def recompute_metrics(path: str | os.PathLike, suite: ScoreSuite, cert_t: float = 0.1) -> dict[str, float]:
+    """All metrics from a saved `per_example.jsonl`, with any score settings: no forward pass."""
+    require_numeric_alpha(suite)
     return compute_metrics(tensors_from_rows(read_per_example(path)), suite, cert_t=cert_t)
 
 
